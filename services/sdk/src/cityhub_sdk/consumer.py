@@ -1,0 +1,194 @@
+"""Durable pull consumers: at-least-once on the wire, exactly-once in effect.
+
+Each message is handled inside one database transaction that also records its event id, so a
+redelivered event is acknowledged without running the handler twice. A handler that raises is
+nak'ed with back-off; after `max_deliver` attempts the event goes to the dead-letter table and is
+terminated. A watchdog re-creates the subscription after a reconnect or a stalled fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from cityhub_sdk.bus import EventBus
+from cityhub_sdk.db import Database
+from cityhub_sdk.events import Event, from_message
+from cityhub_sdk.logging import get_logger
+from cityhub_sdk.tables import DeadLetter, ProcessedEvent
+
+log = get_logger(__name__)
+tracer = trace.get_tracer("cityhub_sdk.consumer")
+
+Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+
+
+async def _unsubscribe_quietly(subscription: Any) -> None:
+    """Drop a pull subscription's local inbox; the durable consumer itself stays on the server."""
+    if subscription is None:
+        return
+    try:
+        await subscription.unsubscribe()
+    except Exception:  # noqa: BLE001 - the connection may already be gone
+        pass
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """Where a consumer reads from and how hard it tries before giving up on an event."""
+
+    durable: str
+    stream: str
+    subjects: Sequence[str]
+    max_deliver: int = 6
+    backoff_s: Sequence[float] = field(default=(1.0, 5.0, 15.0, 60.0, 300.0))
+    ack_wait_s: float = 60.0
+    batch: int = 64
+    fetch_timeout_s: float = 1.0
+    deliver_all: bool = True
+
+
+class EventConsumer:
+    """Runs one durable pull consumer until stopped."""
+
+    def __init__(self, spec: ConsumerSpec, handler: Handler, *, bus: EventBus, db: Database) -> None:
+        self.spec = spec
+        self.handler = handler
+        self.bus = bus
+        self.db = db
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._resubscribe = True
+        self.last_fetch_at = 0.0
+        bus.on_reconnect(self.request_resubscribe)
+
+    def request_resubscribe(self) -> None:
+        self._resubscribe = True
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"consumer:{self.spec.durable}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=self.spec.fetch_timeout_s + 5)
+            except TimeoutError:
+                self._task.cancel()
+            self._task = None
+
+    def _config(self) -> ConsumerConfig:
+        subjects = list(self.spec.subjects)
+        return ConsumerConfig(
+            durable_name=self.spec.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL if self.spec.deliver_all else DeliverPolicy.NEW,
+            ack_wait=self.spec.ack_wait_s,
+            max_deliver=self.spec.max_deliver,
+            filter_subject=subjects[0] if len(subjects) == 1 else None,
+            filter_subjects=subjects if len(subjects) > 1 else None,
+            max_ack_pending=max(1000, self.spec.batch * 4),
+        )
+
+    async def _subscribe(self) -> object:
+        return await self.bus.js.pull_subscribe(
+            self.spec.subjects[0], durable=self.spec.durable, stream=self.spec.stream, config=self._config()
+        )
+
+    async def _run(self) -> None:
+        subscription: Any = None
+        failures = 0
+        loop = asyncio.get_running_loop()
+        while not self._stopping.is_set():
+            try:
+                if subscription is None or self._resubscribe:
+                    self._resubscribe = False
+                    await _unsubscribe_quietly(subscription)
+                    subscription = await self._subscribe()
+                # The watchdog: a fetch that outlives its own timeout by far is a stalled one (nats.py #986).
+                messages = await asyncio.wait_for(
+                    subscription.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s),  # type: ignore[attr-defined]
+                    timeout=self.spec.fetch_timeout_s + 10,
+                )
+                self.last_fetch_at = loop.time()
+                failures = 0
+                for message in messages:
+                    await self.process(message)
+            except NatsTimeoutError:
+                self.last_fetch_at = loop.time()
+                continue
+            except asyncio.CancelledError:
+                await _unsubscribe_quietly(subscription)
+                raise
+            except Exception as exc:  # noqa: BLE001 - the loop must survive server restarts
+                failures += 1
+                log.warning("consumer.fetch_failed", consumer=self.spec.durable, error=type(exc).__name__)
+                self._resubscribe = True
+                await asyncio.sleep(min(0.2 * 2**failures, 5.0))
+
+        await _unsubscribe_quietly(subscription)
+
+    async def process(self, message: Msg) -> None:
+        headers = dict(message.headers or {})
+        parent = propagate.extract(headers)
+        with tracer.start_as_current_span(
+            f"{message.subject} process", context=parent, kind=SpanKind.CONSUMER
+        ) as span:
+            span.set_attribute("messaging.system", "nats")
+            span.set_attribute("messaging.destination.name", message.subject)
+            span.set_attribute("messaging.consumer.group.name", self.spec.durable)
+            deliveries = message.metadata.num_delivered or 1
+            try:
+                event = from_message(message.subject, message.data, headers)
+                span.set_attribute("messaging.message.id", event.id)
+                await self._handle_once(event)
+            except Exception as exc:  # noqa: BLE001 - any failure is retried or dead-lettered
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                await self._on_failure(message, headers, exc, deliveries)
+                return
+            await message.ack()
+
+    async def _handle_once(self, event: Event) -> None:
+        async with self.db.transaction() as session:
+            seen = await session.exec(
+                select(ProcessedEvent).where(
+                    ProcessedEvent.consumer == self.spec.durable, ProcessedEvent.event_id == event.id
+                )
+            )
+            if seen.first() is not None:
+                return
+            await self.handler(session, event)
+            session.add(ProcessedEvent(consumer=self.spec.durable, event_id=event.id))
+
+    async def _on_failure(self, message: Msg, headers: dict[str, str], exc: Exception, deliveries: int) -> None:
+        if deliveries >= self.spec.max_deliver:
+            log.error("consumer.dead_letter", consumer=self.spec.durable, subject=message.subject, error=type(exc).__name__)
+            async with self.db.transaction() as session:
+                session.add(
+                    DeadLetter(
+                        consumer=self.spec.durable,
+                        event_id=headers.get("ce-id", ""),
+                        subject=message.subject,
+                        headers=json.dumps(headers),
+                        payload=message.data,
+                        error=f"{type(exc).__name__}: {exc}"[:2000],
+                        deliveries=deliveries,
+                    )
+                )
+            await message.term()
+            return
+        delay = self.spec.backoff_s[min(deliveries - 1, len(self.spec.backoff_s) - 1)]
+        log.warning("consumer.retry", consumer=self.spec.durable, subject=message.subject, delivery=deliveries, delay_s=delay, error=type(exc).__name__)
+        await message.nak(delay=delay)

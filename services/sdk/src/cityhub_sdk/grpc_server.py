@@ -1,0 +1,98 @@
+"""The gRPC aio server every service runs: health with readiness, tracing, limits, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+from cityhub_sdk.logging import get_logger
+
+log = get_logger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+Registration = Callable[[grpc.aio.Server], None]
+
+
+class GrpcServer:
+    """Owns the server and its health status; readiness follows the database and NATS checks."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        service_names: Sequence[str],
+        registrations: Sequence[Registration],
+        readiness_checks: Sequence[ReadinessCheck] = (),
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        max_message_bytes: int = 8 * 1024 * 1024,
+        readiness_interval_s: float = 2.0,
+        reflection: bool = False,
+    ) -> None:
+        self.host = host
+        self.requested_port = port
+        self.service_names = list(service_names)
+        self.readiness_checks = list(readiness_checks)
+        self.readiness_interval_s = readiness_interval_s
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(
+            interceptors=[aio_server_interceptor(), *interceptors],
+            options=[
+                ("grpc.max_receive_message_length", max_message_bytes),
+                ("grpc.max_send_message_length", max_message_bytes),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        for register in registrations:
+            register(self.server)
+        if reflection:
+            from grpc_reflection.v1alpha import reflection as grpc_reflection  # type: ignore[import-not-found]
+
+            grpc_reflection.enable_server_reflection([*self.service_names, grpc_reflection.SERVICE_NAME], self.server)
+        self.port = 0
+        self._readiness_task: asyncio.Task[None] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self.port = self.server.add_insecure_port(f"{self.host}:{self.requested_port}")
+        if self.port == 0:
+            raise RuntimeError(f"cannot bind gRPC server to {self.host}:{self.requested_port}")
+        await self.server.start()
+        await self._refresh_readiness()
+        self._readiness_task = asyncio.create_task(self._watch_readiness(), name="grpc-readiness")
+        log.info("grpc.started", address=self.address)
+
+    async def _refresh_readiness(self) -> bool:
+        results = [await check() for check in self.readiness_checks]
+        ready = all(results)
+        status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *self.service_names):
+            await self.health.set(name, status)
+        return ready
+
+    async def _watch_readiness(self) -> None:
+        while True:
+            await asyncio.sleep(self.readiness_interval_s)
+            try:
+                await self._refresh_readiness()
+            except Exception as exc:  # noqa: BLE001 - a failing check means "not ready", not a crash
+                log.warning("grpc.readiness_check_failed", error=type(exc).__name__)
+
+    async def stop(self, grace_s: float) -> None:
+        """Flip health to NOT_SERVING first so load balancers drain us, then finish in-flight calls."""
+        if self._readiness_task is not None:
+            self._readiness_task.cancel()
+            self._readiness_task = None
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace_s)
+        log.info("grpc.stopped", address=self.address)

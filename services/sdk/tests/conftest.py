@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlmodel import SQLModel
-
 from cityhub_sdk.bus import EventBus
 from cityhub_sdk.db import Database
 from cityhub_sdk.tables import DeadLetter, OutboxEvent, ProcessedEvent
+from sqlmodel import SQLModel
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ import time
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from cityhub_sdk.grpc_client import create_channel, service_config
 from cityhub_sdk.grpc_server import GrpcServer
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
 def _slow_handler(delay_s: float) -> grpc.GenericRpcHandler:

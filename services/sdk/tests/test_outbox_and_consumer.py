@@ -7,9 +7,6 @@ import time
 
 import pytest
 from cityhub.catalog.v1 import events_pb2
-from sqlmodel import func, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from cityhub_sdk.bus import EventBus
 from cityhub_sdk.consumer import ConsumerSpec, EventConsumer
 from cityhub_sdk.db import Database
@@ -17,6 +14,8 @@ from cityhub_sdk.events import Event, new_event
 from cityhub_sdk.outbox import OutboxRelay, add_event
 from cityhub_sdk.tables import DeadLetter, OutboxEvent, ProcessedEvent
 from cityhub_sdk.testing import eventually
+from sqlmodel import func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 SUBJECT = "cityhub.catalog.service.updated"
 
@@ -86,9 +85,7 @@ async def test_failing_handler_backs_off_then_dead_letters(db: Database, bus: Ev
         attempts.append(time.monotonic())
         raise ValueError("downstream refused")
 
-    consumer = EventConsumer(
-        spec("poison-test", max_deliver=3, backoff_s=(0.3, 0.6)), always_fails, bus=bus, db=db
-    )
+    consumer = EventConsumer(spec("poison-test", max_deliver=3, backoff_s=(0.3, 0.6)), always_fails, bus=bus, db=db)
     consumer.start()
     try:
         await bus.publish(new_event(SUBJECT, events_pb2.ServiceUpdated(slug="x"), source="catalog"))

@@ -6,17 +6,16 @@ import asyncio
 from pathlib import Path
 
 from cityhub.catalog.v1 import events_pb2
-from opentelemetry import trace
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from cityhub_sdk.bus import EventBus
 from cityhub_sdk.consumer import ConsumerSpec, EventConsumer
 from cityhub_sdk.db import Database
 from cityhub_sdk.events import Event, new_event
 from cityhub_sdk.outbox import OutboxRelay, add_event
 from cityhub_sdk.testing import NatsServerProcess, eventually
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 SUBJECT = "cityhub.catalog.service.updated"
 
@@ -71,7 +70,9 @@ async def test_trace_context_crosses_outbox_publish_and_consume(
     request_trace = request_span.get_span_context().trace_id
 
     await OutboxRelay(db, bus).relay_once()  # outside the request: context comes from the stored row
-    consumer = EventConsumer(ConsumerSpec(durable="trace-test", stream="CATALOG", subjects=[SUBJECT]), handle, bus=bus, db=db)
+    consumer = EventConsumer(
+        ConsumerSpec(durable="trace-test", stream="CATALOG", subjects=[SUBJECT]), handle, bus=bus, db=db
+    )
     consumer.start()
     try:
         await eventually(lambda: len(seen_trace_ids) == 1)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 
@@ -65,7 +65,7 @@ class ServiceDefinition(Generic[S]):
     settings_type: type[S]
     migrations: Path
     setup: Setup[S]
-    commands: dict[str, Callable[[S], Awaitable[None]]] = field(default_factory=dict)
+    commands: dict[str, Callable[[S], Coroutine[Any, Any, None]]] = field(default_factory=dict)
 
 
 class RunningService(Generic[S]):

@@ -9,6 +9,7 @@ terminated. A watchdog re-creates the subscription after a reconnect or a stalle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,10 +39,8 @@ async def _unsubscribe_quietly(subscription: Any) -> None:
     """Drop a pull subscription's local inbox; the durable consumer itself stays on the server."""
     if subscription is None:
         return
-    try:
+    with contextlib.suppress(Exception):  # the connection may already be gone
         await subscription.unsubscribe()
-    except Exception:  # noqa: BLE001 - the connection may already be gone
-        pass
 
 
 @dataclass(frozen=True)
@@ -142,9 +141,7 @@ class EventConsumer:
     async def process(self, message: Msg) -> None:
         headers = dict(message.headers or {})
         parent = propagate.extract(headers)
-        with tracer.start_as_current_span(
-            f"{message.subject} process", context=parent, kind=SpanKind.CONSUMER
-        ) as span:
+        with tracer.start_as_current_span(f"{message.subject} process", context=parent, kind=SpanKind.CONSUMER) as span:
             span.set_attribute("messaging.system", "nats")
             span.set_attribute("messaging.destination.name", message.subject)
             span.set_attribute("messaging.consumer.group.name", self.spec.durable)
@@ -174,7 +171,9 @@ class EventConsumer:
 
     async def _on_failure(self, message: Msg, headers: dict[str, str], exc: Exception, deliveries: int) -> None:
         if deliveries >= self.spec.max_deliver:
-            log.error("consumer.dead_letter", consumer=self.spec.durable, subject=message.subject, error=type(exc).__name__)
+            log.error(
+                "consumer.dead_letter", consumer=self.spec.durable, subject=message.subject, error=type(exc).__name__
+            )
             async with self.db.transaction() as session:
                 session.add(
                     DeadLetter(
@@ -190,5 +189,12 @@ class EventConsumer:
             await message.term()
             return
         delay = self.spec.backoff_s[min(deliveries - 1, len(self.spec.backoff_s) - 1)]
-        log.warning("consumer.retry", consumer=self.spec.durable, subject=message.subject, delivery=deliveries, delay_s=delay, error=type(exc).__name__)
+        log.warning(
+            "consumer.retry",
+            consumer=self.spec.durable,
+            subject=message.subject,
+            delivery=deliveries,
+            delay_s=delay,
+            error=type(exc).__name__,
+        )
         await message.nak(delay=delay)

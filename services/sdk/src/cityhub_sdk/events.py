@@ -33,14 +33,14 @@ class Event:
     headers: dict[str, str] = field(default_factory=dict)
 
     @property
-    def type(self) -> str:
+    def cloudevent_type(self) -> str:
         return self.subject
 
     def decode(self, message_type: type[M]) -> M:
         expected = message_type.DESCRIPTOR.full_name
         if self.dataschema and self.dataschema != expected:
             raise EventDecodeError(f"{self.subject}: expected {expected}, got {self.dataschema}")
-        message = message_type()
+        message: M = message_type()
         try:
             message.ParseFromString(self.data)
         except Exception as exc:  # protobuf raises DecodeError and friends
@@ -67,14 +67,18 @@ def to_headers(event: Event, trace_carrier: dict[str, str] | None = None) -> dic
     headers = {
         "ce-specversion": "1.0",
         "ce-id": event.id,
-        "ce-type": event.type,
+        "ce-type": event.cloudevent_type,
         "ce-source": event.source,
         "ce-time": event.time.isoformat().replace("+00:00", "Z"),
         "ce-dataschema": event.dataschema,
         "content-type": CONTENT_TYPE,
         "Nats-Msg-Id": event.id,
     }
-    headers.update(trace_carrier if trace_carrier is not None else {k: v for k, v in event.headers.items() if k in ("traceparent", "tracestate")})
+    headers.update(
+        trace_carrier
+        if trace_carrier is not None
+        else {k: v for k, v in event.headers.items() if k in ("traceparent", "tracestate")}
+    )
     return headers
 
 

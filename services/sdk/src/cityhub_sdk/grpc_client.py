@@ -98,6 +98,6 @@ def create_channel(
     interceptors: list[grpc.aio.ClientInterceptor] = [
         _UnaryUnaryDeadline(default_timeout_s),
         _UnaryStreamDeadline(default_timeout_s),
-        *aio_client_interceptors(),
+        *aio_client_interceptors(),  # type: ignore[no-untyped-call]
     ]
     return grpc.aio.insecure_channel(address, options=options, interceptors=interceptors)

@@ -40,7 +40,7 @@ class GrpcServer:
         self.readiness_interval_s = readiness_interval_s
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(), *interceptors],
+            interceptors=[aio_server_interceptor(), *interceptors],  # type: ignore[no-untyped-call]
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),

@@ -10,6 +10,7 @@ duplicate window, and consumers' processed-event records drop it after that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 
@@ -98,10 +99,8 @@ class OutboxRelay:
             if published >= self.batch:
                 continue
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
-            except TimeoutError:
-                pass
 
     async def relay_once(self) -> int:
         """Publish up to one batch of pending rows; returns how many were published."""

@@ -24,6 +24,7 @@ class ServiceSettings(BaseSettings):
     nats_streams_file: Path | None = Field(default=None, validation_alias="NATS_STREAMS_FILE")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="LOG_JSON")
+    internal_api_token: str | None = Field(default=None, validation_alias="INTERNAL_API_TOKEN")
 
     @property
     def grpc_address(self) -> str:

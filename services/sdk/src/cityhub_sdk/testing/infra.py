@@ -168,8 +168,10 @@ class PostgresDatabases:
         name = f"cityhub_test_{uuid.uuid4().hex[:12]}"
         run_sync(_create_database(self.admin_url, name))
         self.created.append(name)
-        return make_url(self.admin_url).set(database=name, drivername="postgresql+asyncpg").render_as_string(
-            hide_password=False
+        return (
+            make_url(self.admin_url)
+            .set(database=name, drivername="postgresql+asyncpg")
+            .render_as_string(hide_password=False)
         )
 
     def drop(self, url: str) -> None:

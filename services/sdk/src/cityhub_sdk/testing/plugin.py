@@ -75,6 +75,40 @@ def postgres_server() -> Iterator[PostgresDatabases | None]:
         yield PostgresDatabases(container.get_connection_url())
 
 
+class DatabaseFactory:
+    """Hands out fresh, empty databases (PostgreSQL databases or SQLite files) and drops them."""
+
+    def __init__(self, postgres: PostgresDatabases | None, folder: Path) -> None:
+        self.postgres = postgres
+        self.folder = folder
+        self.urls: list[str] = []
+
+    def new(self, name: str = "db") -> str:
+        if self.postgres is None:
+            path = self.folder / f"{name}-{len(self.urls)}.db"
+            url = f"sqlite+aiosqlite:///{path}"
+        else:
+            url = self.postgres.create()
+        self.urls.append(url)
+        return url
+
+    def drop_all(self) -> None:
+        if self.postgres is not None:
+            for url in self.urls:
+                self.postgres.drop(url)
+        self.urls.clear()
+
+
+@pytest.fixture(scope="session")
+def database_factory(
+    postgres_server: PostgresDatabases | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseFactory]:
+    """Fresh databases on demand, for fixtures that run several services at once."""
+    factory = DatabaseFactory(postgres_server, tmp_path_factory.mktemp("databases"))
+    yield factory
+    factory.drop_all()
+
+
 @pytest.fixture
 def database_url(postgres_server: PostgresDatabases | None, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database for one test."""

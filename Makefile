@@ -1,0 +1,56 @@
+# CityHub: `make run` starts the platform, `make test` runs every test. `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_BIN := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help install run test test-fast lint format protos proto-drift bench clean
+
+help: ## List every target with a one-line description
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(UV_BIN):
+	@echo "installing uv (the Python package manager) for this user"
+	@python3 -m pip install --quiet --user uv || python3 -m pip install --quiet --user --break-system-packages uv
+
+$(VENV)/.synced: $(UV_BIN) uv.lock pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV_BIN) sync --all-packages --locked
+	@touch $@
+
+install: $(VENV)/.synced ## Install every dependency, pinned by uv.lock, into .venv
+
+run: install ## Start the whole platform with a seeded demo city (Ctrl-C stops it)
+	$(PY) scripts/run.py
+
+test: install ## Run the whole test suite (real NATS, real databases, real gRPC servers)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-fast: install ## Run the tests without the suites marked slow
+	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install proto-drift ## ruff, mypy, buf lint and the generated-code drift check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy services/*/src
+	cd protos && ../$(VENV)/bin/buf lint
+
+format: install ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+protos: install ## Regenerate protos/gen/python from protos/cityhub
+	PYTHON=$(PY) scripts/gen_protos.sh
+
+proto-drift: install ## Fail when the committed generated code differs from the protos
+	@PYTHON=$(PY) scripts/gen_protos.sh >/dev/null
+	@git diff --exit-code --stat -- protos/gen || (echo "protos/gen is stale: run 'make protos' and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- protos/gen)" || (git status --porcelain -- protos/gen; echo "untracked generated files: run 'make protos' and commit" && exit 1)
+
+bench: install ## Run the benchmarks and write docs/benchmarks.md
+	$(PY) scripts/bench.py
+
+clean: ## Remove the local run state (.run/) and caches
+	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

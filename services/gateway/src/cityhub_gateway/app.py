@@ -1,0 +1,65 @@
+"""The Litestar application factory: one plugin set, controllers grouped by domain."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+
+from cityhub_gateway.clients import ServiceClients
+from cityhub_gateway.config import GatewaySettings
+from cityhub_gateway.errors import EXCEPTION_HANDLERS
+from cityhub_gateway.routes import ROUTE_HANDLERS
+
+
+def _provide_clients(state: State) -> ServiceClients:
+    clients: ServiceClients = state.clients
+    return clients
+
+
+def _provide_settings(state: State) -> GatewaySettings:
+    settings: GatewaySettings = state.settings
+    return settings
+
+
+def create_app(settings: GatewaySettings, clients: ServiceClients | None = None) -> Litestar:
+    """Build the gateway; tests pass their own `clients` pointed at services on free ports."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if clients is not None:
+            yield
+            return
+        app.state.clients = ServiceClients.connect(settings)
+        try:
+            yield
+        finally:
+            await app.state.clients.close()
+
+    return Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        lifespan=[lifespan],
+        state=State({"settings": settings, "clients": clients}),
+        dependencies={
+            "clients": Provide(_provide_clients, sync_to_thread=False),
+            "settings": Provide(_provide_settings, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        cors_config=CORSConfig(allow_origins=list(settings.cors_allow_origins), allow_credentials=False),
+        request_max_body_size=settings.max_body_bytes,
+        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
+        openapi_config=OpenAPIConfig(
+            title="CityHub API",
+            version="1.0.0",
+            description="One API for a city's services: catalog, wait times, incidents, alerts, notifications.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        ),
+    )

@@ -1,0 +1,41 @@
+"""GET /health: the gateway is healthy when every backend service reports SERVING."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+
+from cityhub_gateway.clients import ServiceClients
+
+
+async def _check(stub: health_pb2_grpc.HealthStub) -> str:
+    try:
+        response = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
+    except grpc.aio.AioRpcError as exc:
+        return (
+            "UNREACHABLE"
+            if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+            else exc.code().name
+        )
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]
+
+    @get("/", summary="Health of the gateway and every service", cache=False)
+    async def health(self, clients: NamedDependency[ServiceClients]) -> Response[dict[str, Any]]:
+        names = list(clients.health)
+        statuses = await asyncio.gather(*(_check(clients.health[name]) for name in names))
+        services = dict(zip(names, statuses, strict=True))
+        healthy = all(status == "SERVING" for status in services.values())
+        return Response(
+            {"status": "ok" if healthy else "degraded", "services": services},
+            status_code=200 if healthy else 503,
+        )

@@ -1,0 +1,229 @@
+"""Who is calling: verification in depth, so each service enforces ownership itself.
+
+The gateway forwards the resident's access token (`authorization: Bearer <jwt>`); every service's
+interceptor verifies it again against identity's JWKS (fixed algorithm list, `iss`, `aud`, `exp`)
+and exposes the caller through `current_caller()`. Department systems send `x-api-key`, checked by
+a verifier the service is given (identity answers it). Calls between services that act for nobody
+carry the platform's internal token (`x-cityhub-internal`), a Kubernetes secret in production.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hmac
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import jwt
+from jwt import PyJWKSet
+
+ALGORITHMS = ("EdDSA",)  # the only algorithm identity signs with; never taken from the token
+ISSUER = "cityhub-identity"
+AUDIENCE = "cityhub"
+
+ROLE_ANONYMOUS = "anonymous"
+ROLE_RESIDENT = "resident"
+ROLE_STAFF = "staff"
+ROLE_OPERATOR = "operator"
+ROLE_DEPARTMENT = "department"  # a department system authenticated by API key
+ROLE_SERVICE = "service"  # another CityHub service, acting for nobody in particular
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: str = ROLE_ANONYMOUS
+    subject: str | None = None  # account id for people, key id for department systems
+    department: str | None = None  # staff and department systems
+    token: str | None = None  # the verified bearer token, to forward on calls made for this caller
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.role != ROLE_ANONYMOUS
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """Metadata that makes a downstream call act for the same caller."""
+        return (("authorization", f"Bearer {self.token}"),) if self.token else ()
+
+
+ANONYMOUS = Caller()
+_current: contextvars.ContextVar[Caller] = contextvars.ContextVar("cityhub_caller", default=ANONYMOUS)
+
+
+def current_caller() -> Caller:
+    return _current.get()
+
+
+class InvalidToken(Exception):
+    """Any reason a token is refused; the reason is never shown to the client."""
+
+
+JwksProvider = Callable[[], Awaitable[Mapping[str, Any]]]
+ApiKeyVerifier = Callable[[str], Awaitable[Caller | None]]
+
+
+class TokenVerifier:
+    """Verifies access tokens locally from a cached JWKS; an unknown `kid` triggers one refresh."""
+
+    def __init__(
+        self, jwks: JwksProvider, *, refresh_interval_s: float = 300.0, min_refresh_gap_s: float = 10.0
+    ) -> None:
+        self._provider = jwks
+        self._keys: PyJWKSet | None = None
+        self._fetched_at = 0.0
+        self.refresh_interval_s = refresh_interval_s
+        self.min_refresh_gap_s = min_refresh_gap_s
+
+    async def _keyset(self, *, force: bool = False) -> PyJWKSet:
+        now = time.monotonic()
+        stale = now - self._fetched_at > self.refresh_interval_s
+        may_force = now - self._fetched_at > self.min_refresh_gap_s
+        if self._keys is None or stale or (force and may_force):
+            self._keys = PyJWKSet.from_dict(dict(await self._provider()))
+            self._fetched_at = now
+        return self._keys
+
+    async def _key_for(self, kid: str) -> Any:
+        for force in (False, True):
+            keyset = await self._keyset(force=force)
+            for key in keyset.keys:
+                if key.key_id == kid:
+                    return key.key
+        raise InvalidToken("unknown kid")
+
+    async def verify(self, token: str) -> Caller:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("malformed") from exc
+        if header.get("alg") not in ALGORITHMS or not isinstance(header.get("kid"), str):
+            raise InvalidToken("algorithm or kid refused")
+        key = await self._key_for(header["kid"])
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=list(ALGORITHMS),
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("signature or claims refused") from exc
+        role = claims.get("role", ROLE_RESIDENT)
+        if role not in (ROLE_RESIDENT, ROLE_STAFF, ROLE_OPERATOR):
+            raise InvalidToken("role refused")
+        return Caller(role=role, subject=str(claims["sub"]), department=claims.get("dept"), token=token)
+
+
+def _wrap(
+    handler: grpc.RpcMethodHandler, resolve: Callable[[grpc.aio.ServicerContext], Awaitable[Caller]]
+) -> grpc.RpcMethodHandler:
+    if handler.unary_unary is not None:
+        inner_uu = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            token = _current.set(await resolve(context))
+            try:
+                return await inner_uu(request, context)
+            finally:
+                _current.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.unary_stream is not None:
+        inner_us = handler.unary_stream
+
+        async def unary_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            token = _current.set(await resolve(context))
+            try:
+                async for item in inner_us(request, context):
+                    yield item
+            finally:
+                _current.reset(token)
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return handler  # streaming requests are not used by CityHub
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Resolves the caller of every RPC; a presented but invalid credential is UNAUTHENTICATED."""
+
+    def __init__(
+        self,
+        verifier: TokenVerifier | None,
+        *,
+        api_keys: ApiKeyVerifier | None = None,
+        internal_token: str | None = None,
+        public_methods: Sequence[str] = ("/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"),
+    ) -> None:
+        self.verifier = verifier
+        self.api_keys = api_keys
+        self.internal_token = internal_token
+        self.public_methods = frozenset(public_methods)
+
+    async def resolve(self, metadata: Mapping[str, str]) -> Caller:
+        internal = metadata.get("x-cityhub-internal")
+        if internal is not None:
+            if self.internal_token and hmac.compare_digest(internal, self.internal_token):
+                return Caller(role=ROLE_SERVICE, subject="internal")
+            raise InvalidToken("internal token refused")
+        authorization = metadata.get("authorization")
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token or self.verifier is None:
+                raise InvalidToken("bad authorization")
+            return await self.verifier.verify(token.strip())
+        api_key = metadata.get("x-api-key")
+        if api_key is not None:
+            caller = await self.api_keys(api_key) if self.api_keys is not None else None
+            if caller is None:
+                raise InvalidToken("api key refused")
+            return caller
+        return ANONYMOUS
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method in self.public_methods:
+            return handler
+        metadata = {
+            key.lower(): value
+            for key, value in (handler_call_details.invocation_metadata or ())
+            if isinstance(value, str)
+        }
+
+        async def resolve(context: grpc.aio.ServicerContext) -> Caller:
+            try:
+                return await self.resolve(metadata)
+            except InvalidToken:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid credentials")
+                raise  # abort raises; this keeps type checkers honest
+
+        return _wrap(handler, resolve)
+
+
+async def require(context: grpc.aio.ServicerContext, *roles: str) -> Caller:
+    """The caller, if it has one of `roles`; otherwise the RPC ends (UNAUTHENTICATED / PERMISSION_DENIED)."""
+    caller = current_caller()
+    if not caller.is_authenticated:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, "sign-in required")
+    if roles and caller.role not in roles:
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED, "not allowed for this role")
+    return caller
+
+
+def internal_metadata(internal_token: str) -> tuple[tuple[str, str], ...]:
+    return (("x-cityhub-internal", internal_token),)

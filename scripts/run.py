@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -56,6 +57,15 @@ def require_free(port: int, variable: str) -> None:
 
 def database_url(name: str) -> str:
     return os.environ.get(f"CITYHUB_{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{RUN_DIR / f'{name}.db'}")
+
+
+def internal_token() -> str:
+    """The token services present to each other; made once per run directory, kept private."""
+    path = RUN_DIR / "internal-token"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def service_env(name: str, port: int, nats_url: str, peers: dict[str, str]) -> dict[str, str]:
@@ -114,6 +124,7 @@ def main() -> None:
         )
 
     peers = {f"{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in services.items()}
+    peers["INTERNAL_API_TOKEN"] = internal_token()
     for name, port in services.items():
         env = service_env(name, port, nats_url, peers)
         migrate = subprocess.run([PYTHON, "-m", f"cityhub_{name}", "migrate"], env={**os.environ, **env}, check=False)

@@ -50,7 +50,7 @@ proto-drift: install ## Fail when the committed generated code differs from the 
 	@test -z "$$(git status --porcelain -- protos/gen)" || (git status --porcelain -- protos/gen; echo "untracked generated files: run 'make protos' and commit" && exit 1)
 
 bench: install ## Run the benchmarks and write docs/benchmarks.md
-	$(PY) scripts/bench.py
+	$(PY) scripts/bench.py $(BENCH)
 
 clean: ## Remove the local run state (.run/) and caches
 	rm -rf .run .pytest_cache .mypy_cache .ruff_cache

@@ -11,11 +11,14 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import MetaData, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from cityhub_sdk.db import is_sqlite, normalize_database_url
+
+
+MIGRATION_LOCK_KEY = 0x43495459  # "CITY": one advisory lock per database, taken while migrating
 
 
 def alembic_config(migrations_dir: Path, database_url: str) -> Config:
@@ -52,6 +55,9 @@ def run_env(target_metadata: MetaData | None = None) -> None:
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Replicas starting together: one migrates, the others wait, then find nothing to do.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             context.run_migrations()
 
     async def run_async() -> None:

@@ -149,6 +149,7 @@ def main() -> None:
     lines.append(procfile_line("gateway", gateway_env, [PYTHON, "-m", "cityhub_gateway"]))
     procfile = RUN_DIR / "Procfile"
     procfile.write_text("\n".join(lines) + "\n")
+    procfile.chmod(0o600)  # it holds the internal service token
 
     honcho = subprocess.Popen([str(BIN / "honcho"), "-f", str(procfile), "-d", str(ROOT), "start"])
     try:

@@ -14,10 +14,12 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
-
+import requests
 from cityhub_sdk.testing import free_port
+from georeport import GeoReport  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -55,12 +57,46 @@ def _alive(pid: int) -> bool:
 
 def _health(url: str) -> tuple[int, dict[str, object]]:
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=2) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
     except OSError:
         return 0, {}
+
+
+def _try_the_demo_city(base: str, credentials: dict[str, Any]) -> None:
+    """What a newcomer tries first: sign in with a demo account, and an Open311 client library."""
+    resident = credentials["residents"][0]
+    token = requests.post(f"{base}/v1/auth/token", json=resident, timeout=10)
+    assert token.status_code == 200, token.text
+    me = requests.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=10)
+    assert me.status_code == 200
+
+    client = GeoReport(f"{base}/open311/v2")  # independent client: reads make run's gateway
+    services = client.get_service_list()
+    assert len(services) >= 10
+    definition = client.get_service_definition(services[0]["service_code"])
+    assert definition["service_code"] == services[0]["service_code"]
+
+    key = next(k["key"] for k in credentials["api_keys"] if k["department"] == "roads")
+    posted = requests.post(
+        f"{base}/open311/v2/requests.json",
+        data={
+            "api_key": key,
+            "service_code": "RD-POTHOLE",
+            "lat": "47.6150",
+            "long": "-122.3200",
+            "description": "Deep pothole in the bus lane",
+            "attribute[size]": "large",
+        },
+        timeout=10,
+    )
+    assert posted.status_code in (200, 201), posted.text
+    request_id = posted.json()[0]["service_request_id"]
+    read_back = client.get_service_request(request_id)
+    assert read_back["service_request_id"] == request_id
+    assert read_back["status"] == "open" and read_back["service_code"] == "RD-POTHOLE"
 
 
 def test_make_run_serves_every_service_and_ctrl_c_stops_all(tmp_path: Path) -> None:
@@ -70,7 +106,10 @@ def test_make_run_serves_every_service_and_ctrl_c_stops_all(tmp_path: Path) -> N
         "CITYHUB_RUN_DIR": str(tmp_path / "run"),
         "CITYHUB_HTTP_PORT": str(http_port),
         "CITYHUB_NATS_PORT": str(free_port()),
-        **{f"CITYHUB_{name}_PORT": str(free_port()) for name in ("IDENTITY", "CATALOG", "WAITTIMES", "INCIDENTS", "NOTIFICATIONS")},
+        **{
+            f"CITYHUB_{name}_PORT": str(free_port())
+            for name in ("IDENTITY", "CATALOG", "WAITTIMES", "INCIDENTS", "NOTIFICATIONS")
+        },
     }
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "run.py")],
@@ -92,7 +131,9 @@ def test_make_run_serves_every_service_and_ctrl_c_stops_all(tmp_path: Path) -> N
         assert status == 200, body
         services = body["services"]
         assert isinstance(services, dict) and services
-        expected = {p.name for p in (ROOT / "services").iterdir() if (p / "src" / f"cityhub_{p.name}" / "__main__.py").exists()}
+        expected = {
+            p.name for p in (ROOT / "services").iterdir() if (p / "src" / f"cityhub_{p.name}" / "__main__.py").exists()
+        }
         expected -= {"gateway", "sdk"}
         assert set(services) == expected
         assert all(value == "SERVING" for value in services.values())
@@ -106,6 +147,8 @@ def test_make_run_serves_every_service_and_ctrl_c_stops_all(tmp_path: Path) -> N
             assert credentials.exists()
             data = json.loads(credentials.read_text())
             assert data["residents"] and data["staff"] and data["operators"] and data["api_keys"]
+
+            _try_the_demo_city(f"http://127.0.0.1:{http_port}", data)
 
         tree = _descendants(process.pid) | {process.pid}
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does in a terminal

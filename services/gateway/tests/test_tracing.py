@@ -7,18 +7,26 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 
-async def test_http_request_and_grpc_call_share_one_trace(api: httpx.AsyncClient, span_exporter: InMemorySpanExporter) -> None:
+async def test_http_request_and_grpc_call_share_one_trace(
+    api: httpx.AsyncClient, span_exporter: InMemorySpanExporter
+) -> None:
     span_exporter.clear()
     response = await api.get("/v1/departments")
     assert response.status_code == 200
 
     spans = span_exporter.get_finished_spans()
-    http_server = [s for s in spans if s.kind == SpanKind.SERVER and s.attributes and s.attributes.get("http.method") == "GET"]
+    http_server = [
+        s for s in spans if s.kind == SpanKind.SERVER and s.attributes and s.attributes.get("http.method") == "GET"
+    ]
     assert http_server, "no HTTP server span from the gateway"
     trace_id = http_server[-1].context.trace_id
     in_trace = [s for s in spans if s.context.trace_id == trace_id]
-    grpc_server = [s for s in in_trace if s.kind == SpanKind.SERVER and s.name.endswith("CatalogService/ListDepartments")]
-    grpc_client = [s for s in in_trace if s.kind == SpanKind.CLIENT and s.name.endswith("CatalogService/ListDepartments")]
+    grpc_server = [
+        s for s in in_trace if s.kind == SpanKind.SERVER and s.name.endswith("CatalogService/ListDepartments")
+    ]
+    grpc_client = [
+        s for s in in_trace if s.kind == SpanKind.CLIENT and s.name.endswith("CatalogService/ListDepartments")
+    ]
     assert grpc_client and grpc_server, [s.name for s in in_trace]
     # No personal data in span attributes: the route template, not raw query strings with values.
     for span in in_trace:

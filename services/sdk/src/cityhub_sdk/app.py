@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import grpc
 
+from cityhub_sdk.auth import AuthInterceptor, IdentityClient
 from cityhub_sdk.bus import EventBus
 from cityhub_sdk.consumer import ConsumerSpec, EventConsumer, Handler
 from cityhub_sdk.db import Database
@@ -52,6 +53,9 @@ class ServiceParts:
     interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
     on_start: Sequence[Callable[[], Awaitable[None]]] = ()
     on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
+    # Who-is-calling for every RPC; None = verify through identity at IDENTITY_ADDR (identity itself
+    # supplies one backed by its own key store).
+    auth: AuthInterceptor | None = None
 
 
 Setup = Callable[[ServiceContext[S]], Awaitable[ServiceParts]]
@@ -84,6 +88,19 @@ class RunningService(Generic[S]):
         self.server: GrpcServer | None = None
         self.consumers: list[EventConsumer] = []
         self.parts: ServiceParts | None = None
+        self.identity: IdentityClient | None = None
+
+    def _auth(self, parts: ServiceParts) -> AuthInterceptor:
+        """Every service verifies its callers: tokens against identity's JWKS, API keys through identity."""
+        if parts.auth is not None:
+            return parts.auth
+        if self.settings.identity_addr:
+            self.identity = IdentityClient(self.settings.identity_addr, internal_token=self.settings.internal_api_token)
+            return self.identity.interceptor(
+                revocation_ttl_s=self.settings.auth_revocation_ttl_s, api_key_ttl_s=self.settings.auth_api_key_ttl_s
+            )
+        # No identity configured: internal calls and anonymous calls only; any bearer token is refused.
+        return AuthInterceptor(None, internal_token=self.settings.internal_api_token)
 
     @property
     def address(self) -> str:
@@ -103,7 +120,7 @@ class RunningService(Generic[S]):
             service_names=self.parts.service_names,
             registrations=self.parts.registrations,
             readiness_checks=[self.db.ping, self._bus_ready],
-            interceptors=self.parts.interceptors,
+            interceptors=[self._auth(self.parts), *self.parts.interceptors],
             max_message_bytes=self.settings.grpc_max_message_bytes,
         )
         await self.server.start()
@@ -118,12 +135,13 @@ class RunningService(Generic[S]):
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.stop(self.settings.grpc_shutdown_grace_s)
-        for consumer in self.consumers:
-            await consumer.stop()
+        await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
         if self.parts is not None:
             for hook in self.parts.on_stop:
                 await hook()
         await self.relay.stop()
+        if self.identity is not None:
+            await self.identity.close()
         await self.bus.close()
         await self.db.dispose()
         log.info("service.stopped", service=self.settings.service_name)

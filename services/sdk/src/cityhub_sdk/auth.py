@@ -10,16 +10,19 @@ carry the platform's internal token (`x-cityhub-internal`), a Kubernetes secret 
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import hmac
+import json
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 import jwt
 from jwt import PyJWKSet
 
+GENERIC_DETAIL = "invalid or missing credentials"  # one answer for every refused credential
 ALGORITHMS = ("EdDSA",)  # the only algorithm identity signs with; never taken from the token
 ISSUER = "cityhub-identity"
 AUDIENCE = "cityhub"
@@ -37,7 +40,8 @@ class Caller:
     role: str = ROLE_ANONYMOUS
     subject: str | None = None  # account id for people, key id for department systems
     department: str | None = None  # staff and department systems
-    token: str | None = None  # the verified bearer token, to forward on calls made for this caller
+    token: str | None = field(default=None, repr=False)  # the verified bearer token, forwarded downstream
+    api_key: str | None = field(default=None, repr=False)  # a department system's verified key, forwarded
 
     @property
     def is_authenticated(self) -> bool:
@@ -45,7 +49,11 @@ class Caller:
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         """Metadata that makes a downstream call act for the same caller."""
-        return (("authorization", f"Bearer {self.token}"),) if self.token else ()
+        if self.token:
+            return (("authorization", f"Bearer {self.token}"),)
+        if self.api_key:
+            return (("x-api-key", self.api_key),)
+        return ()
 
 
 ANONYMOUS = Caller()
@@ -61,20 +69,44 @@ class InvalidToken(Exception):
 
 
 JwksProvider = Callable[[], Awaitable[Mapping[str, Any]]]
+RevocationProvider = Callable[[], Awaitable[Collection[str]]]
 ApiKeyVerifier = Callable[[str], Awaitable[Caller | None]]
 
 
 class TokenVerifier:
-    """Verifies access tokens locally from a cached JWKS; an unknown `kid` triggers one refresh."""
+    """Verifies access tokens locally from a cached JWKS; an unknown `kid` triggers one refresh.
+
+    `revoked` (optional) lists revoked session ids (`sid` claim): logout and refresh-token reuse
+    end the session's access tokens too, within `revocation_ttl_s` of the revocation.
+    """
 
     def __init__(
-        self, jwks: JwksProvider, *, refresh_interval_s: float = 300.0, min_refresh_gap_s: float = 10.0
+        self,
+        jwks: JwksProvider,
+        *,
+        refresh_interval_s: float = 300.0,
+        min_refresh_gap_s: float = 10.0,
+        revoked: RevocationProvider | None = None,
+        revocation_ttl_s: float = 5.0,
     ) -> None:
         self._provider = jwks
         self._keys: PyJWKSet | None = None
         self._fetched_at = 0.0
         self.refresh_interval_s = refresh_interval_s
         self.min_refresh_gap_s = min_refresh_gap_s
+        self._revoked_provider = revoked
+        self._revoked: frozenset[str] = frozenset()
+        self._revoked_at = float("-inf")
+        self.revocation_ttl_s = revocation_ttl_s
+
+    async def _is_revoked(self, session_id: str | None) -> bool:
+        if self._revoked_provider is None or session_id is None:
+            return False
+        now = time.monotonic()
+        if now - self._revoked_at >= self.revocation_ttl_s:
+            self._revoked = frozenset(await self._revoked_provider())
+            self._revoked_at = now
+        return session_id in self._revoked
 
     async def _keyset(self, *, force: bool = False) -> PyJWKSet:
         now = time.monotonic()
@@ -115,6 +147,11 @@ class TokenVerifier:
         role = claims.get("role", ROLE_RESIDENT)
         if role not in (ROLE_RESIDENT, ROLE_STAFF, ROLE_OPERATOR):
             raise InvalidToken("role refused")
+        if role == ROLE_STAFF and not claims.get("dept"):
+            raise InvalidToken("staff without department")
+        sid = claims.get("sid")
+        if await self._is_revoked(sid if isinstance(sid, str) else None):
+            raise InvalidToken("session revoked")
         return Caller(role=role, subject=str(claims["sub"]), department=claims.get("dept"), token=token)
 
 
@@ -209,8 +246,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             try:
                 return await self.resolve(metadata)
             except InvalidToken:
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid credentials")
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, GENERIC_DETAIL)
                 raise  # abort raises; this keeps type checkers honest
+            except grpc.aio.AioRpcError:
+                # identity (JWKS, revocations, API keys) unreachable: fail closed, retryable
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "credentials cannot be checked right now")
+                raise
 
         return _wrap(handler, resolve)
 
@@ -227,3 +268,78 @@ async def require(context: grpc.aio.ServicerContext, *roles: str) -> Caller:
 
 def internal_metadata(internal_token: str) -> tuple[tuple[str, str], ...]:
     return (("x-cityhub-internal", internal_token),)
+
+
+class CachedApiKeys:
+    """Caches API-key answers (by the key's hash) for `ttl_s`: a revoked key stops working within it."""
+
+    def __init__(self, verify: ApiKeyVerifier, *, ttl_s: float = 60.0, max_entries: int = 10_000) -> None:
+        self._verify = verify
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._cache: dict[str, tuple[float, Caller | None]] = {}
+
+    async def __call__(self, key: str) -> Caller | None:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        caller = await self._verify(key)
+        if len(self._cache) >= self.max_entries:
+            self._cache.clear()
+        self._cache[digest] = (now, caller)
+        return caller
+
+
+class IdentityClient:
+    """The SDK's view of the identity service: JWKS, revoked sessions and API keys over gRPC.
+
+    Imported lazily by the runtime so that the SDK stays usable without identity running.
+    """
+
+    def __init__(self, address: str, *, internal_token: str | None, timeout_s: float = 3.0) -> None:
+        from cityhub.identity.v1 import identity_pb2, identity_pb2_grpc
+
+        from cityhub_sdk.grpc_client import create_channel
+
+        self._pb = identity_pb2
+        self.channel = create_channel(
+            address,
+            services=[identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]],
+            default_timeout_s=timeout_s,
+        )
+        self.stub = identity_pb2_grpc.IdentityServiceStub(self.channel)
+        self.internal_token = internal_token
+
+    async def jwks(self) -> Mapping[str, Any]:
+        response = await self.stub.GetJwks(self._pb.GetJwksRequest())
+        document: dict[str, Any] = json.loads(response.jwks_json)
+        return document
+
+    async def revoked_sessions(self) -> Collection[str]:
+        response = await self.stub.ListRevokedSessions(self._pb.ListRevokedSessionsRequest())
+        return list(response.session_ids)
+
+    async def verify_api_key(self, key: str) -> Caller | None:
+        if not self.internal_token:
+            return None
+        response = await self.stub.VerifyApiKey(
+            self._pb.VerifyApiKeyRequest(key=key), metadata=internal_metadata(self.internal_token)
+        )
+        if not response.valid:
+            return None
+        return Caller(role=ROLE_DEPARTMENT, subject=response.key_id, department=response.department, api_key=key)
+
+    def verifier(self, *, revocation_ttl_s: float = 5.0) -> TokenVerifier:
+        return TokenVerifier(self.jwks, revoked=self.revoked_sessions, revocation_ttl_s=revocation_ttl_s)
+
+    def interceptor(self, *, revocation_ttl_s: float = 5.0, api_key_ttl_s: float = 60.0) -> AuthInterceptor:
+        return AuthInterceptor(
+            self.verifier(revocation_ttl_s=revocation_ttl_s),
+            api_keys=CachedApiKeys(self.verify_api_key, ttl_s=api_key_ttl_s),
+            internal_token=self.internal_token,
+        )
+
+    async def close(self) -> None:
+        await self.channel.close(grace=None)

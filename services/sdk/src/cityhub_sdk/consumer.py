@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -33,6 +32,7 @@ log = get_logger(__name__)
 tracer = trace.get_tracer("cityhub_sdk.consumer")
 
 Handler = Callable[[AsyncSession, Event], Awaitable[None]]
+STALL_MARGIN_S = 10.0  # how far past its own timeout a fetch may run before it counts as stalled
 
 
 async def _unsubscribe_quietly(subscription: Any) -> None:
@@ -69,6 +69,7 @@ class EventConsumer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._resubscribe = True
+        self._busy = False
         self.last_fetch_at = 0.0
         bus.on_reconnect(self.request_resubscribe)
 
@@ -79,13 +80,17 @@ class EventConsumer:
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.spec.durable}")
 
     async def stop(self) -> None:
+        """Stop at once when idle (waiting on a fetch); let a message being handled finish first."""
         self._stopping.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=self.spec.fetch_timeout_s + 5)
-            except TimeoutError:
-                self._task.cancel()
-            self._task = None
+        if self._task is None:
+            return
+        if not self._busy:
+            self._task.cancel()
+        try:
+            await asyncio.wait_for(self._task, timeout=self.spec.fetch_timeout_s + 5)
+        except (TimeoutError, asyncio.CancelledError):
+            self._task.cancel()
+        self._task = None
 
     def _config(self) -> ConsumerConfig:
         subjects = list(self.spec.subjects)
@@ -116,17 +121,26 @@ class EventConsumer:
                     await _unsubscribe_quietly(subscription)
                     subscription = await self._subscribe()
                 # The watchdog: a fetch that outlives its own timeout by far is a stalled one (nats.py #986).
-                messages = await asyncio.wait_for(
-                    subscription.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s),  # type: ignore[attr-defined]
-                    timeout=self.spec.fetch_timeout_s + 10,
-                )
+                started = loop.time()
+                try:
+                    messages = await asyncio.wait_for(
+                        subscription.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s),
+                        timeout=self.spec.fetch_timeout_s + STALL_MARGIN_S,
+                    )
+                except TimeoutError:  # nats' own timeouts derive from it too: "no messages yet"
+                    if loop.time() - started >= self.spec.fetch_timeout_s + STALL_MARGIN_S:
+                        log.warning("consumer.fetch_stalled", consumer=self.spec.durable)
+                        self._resubscribe = True
+                    self.last_fetch_at = loop.time()
+                    continue
                 self.last_fetch_at = loop.time()
                 failures = 0
-                for message in messages:
-                    await self.process(message)
-            except NatsTimeoutError:
-                self.last_fetch_at = loop.time()
-                continue
+                self._busy = True
+                try:
+                    for message in messages:
+                        await self.process(message)
+                finally:
+                    self._busy = False
             except asyncio.CancelledError:
                 await _unsubscribe_quietly(subscription)
                 raise

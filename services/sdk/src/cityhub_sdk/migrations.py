@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import async_engine_from_config
 
 from cityhub_sdk.db import is_sqlite, normalize_database_url
 
-
 MIGRATION_LOCK_KEY = 0x43495459  # "CITY": one advisory lock per database, taken while migrating
 
 

@@ -25,6 +25,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="LOG_JSON")
     internal_api_token: str | None = Field(default=None, validation_alias="INTERNAL_API_TOKEN")
+    identity_addr: str | None = Field(default=None, validation_alias="IDENTITY_ADDR")
+    auth_revocation_ttl_s: float = Field(default=5.0, validation_alias="AUTH_REVOCATION_TTL_S")
+    auth_api_key_ttl_s: float = Field(default=60.0, validation_alias="AUTH_API_KEY_TTL_S")
 
     @property
     def grpc_address(self) -> str:

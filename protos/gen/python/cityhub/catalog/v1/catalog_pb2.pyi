@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
@@ -351,15 +352,22 @@ class ListDepartmentsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     LANG_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     lang: _builtins.str
+    page_size: _builtins.int
+    """default 50, max 100"""
+    page_token: _builtins.str
     def __init__(
         self,
         *,
         lang: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lang", b"lang"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lang", b"lang", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -371,7 +379,11 @@ class ListDepartmentsResponse(_message.Message):
 
     DEPARTMENTS_FIELD_NUMBER: _builtins.int
     LANG_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    TOTAL_SIZE_FIELD_NUMBER: _builtins.int
     lang: _builtins.str
+    next_page_token: _builtins.str
+    total_size: _builtins.int
     @_builtins.property
     def departments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Department]: ...
     def __init__(
@@ -379,10 +391,12 @@ class ListDepartmentsResponse(_message.Message):
         *,
         departments: _abc.Iterable[Global___Department] | None = ...,
         lang: _builtins.str = ...,
+        next_page_token: _builtins.str = ...,
+        total_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["departments", b"departments", "lang", b"lang"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["departments", b"departments", "lang", b"lang", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -713,6 +727,8 @@ class DepartmentServiceRegistration(_message.Message):
     DEPARTMENT_FIELD_NUMBER: _builtins.int
     ADDRESS_FIELD_NUMBER: _builtins.int
     HEALTH_FIELD_NUMBER: _builtins.int
+    CHECKED_AT_FIELD_NUMBER: _builtins.int
+    REGISTERED_AT_FIELD_NUMBER: _builtins.int
     slug: _builtins.str
     """the catalog service it handles"""
     department: _builtins.str
@@ -720,6 +736,12 @@ class DepartmentServiceRegistration(_message.Message):
     """host:port of its gRPC server"""
     health: _builtins.str
     """SERVING | NOT_SERVING | UNKNOWN, as last checked by the catalog"""
+    @_builtins.property
+    def checked_at(self) -> _timestamp_pb2.Timestamp:
+        """unset until the first check"""
+
+    @_builtins.property
+    def registered_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -727,10 +749,12 @@ class DepartmentServiceRegistration(_message.Message):
         department: _builtins.str = ...,
         address: _builtins.str = ...,
         health: _builtins.str = ...,
+        checked_at: _timestamp_pb2.Timestamp | None = ...,
+        registered_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checked_at", b"checked_at", "registered_at", b"registered_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "department", b"department", "health", b"health", "slug", b"slug"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "checked_at", b"checked_at", "department", b"department", "health", b"health", "registered_at", b"registered_at", "slug", b"slug"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -783,12 +807,23 @@ Global___RegisterDepartmentServiceResponse: _TypeAlias = RegisterDepartmentServi
 class ListDepartmentServicesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    DEPARTMENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    department: _builtins.str
+    """optional filter"""
+    page_size: _builtins.int
+    page_token: _builtins.str
     def __init__(
         self,
+        *,
+        department: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["department", b"department", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -799,17 +834,164 @@ class ListDepartmentServicesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REGISTRATIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
     @_builtins.property
     def registrations(self) -> _containers.RepeatedCompositeFieldContainer[Global___DepartmentServiceRegistration]: ...
     def __init__(
         self,
         *,
         registrations: _abc.Iterable[Global___DepartmentServiceRegistration] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["registrations", b"registrations"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "registrations", b"registrations"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDepartmentServicesResponse: _TypeAlias = ListDepartmentServicesResponse  # noqa: Y015
+
+@_typing.final
+class UpdateServiceRequest(_message.Message):
+    """A partial edit: only the fields set here change. Text maps merge per language
+    (an empty text removes that language; English can never be removed).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class NameEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class SummaryEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class EligibilityEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    SLUG_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    ELIGIBILITY_FIELD_NUMBER: _builtins.int
+    REPORT_RADIUS_M_FIELD_NUMBER: _builtins.int
+    TAKES_REPORTS_FIELD_NUMBER: _builtins.int
+    TAKES_REQUESTS_FIELD_NUMBER: _builtins.int
+    CHANNELS_FIELD_NUMBER: _builtins.int
+    slug: _builtins.str
+    report_radius_m: _builtins.int
+    takes_reports: _builtins.bool
+    takes_requests: _builtins.bool
+    @_builtins.property
+    def name(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def summary(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def eligibility(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    @_builtins.property
+    def channels(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """replaces the list when non-empty"""
+
+    def __init__(
+        self,
+        *,
+        slug: _builtins.str = ...,
+        name: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        summary: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        eligibility: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        report_radius_m: _builtins.int | None = ...,
+        takes_reports: _builtins.bool | None = ...,
+        takes_requests: _builtins.bool | None = ...,
+        channels: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_report_radius_m", b"_report_radius_m", "_takes_reports", b"_takes_reports", "_takes_requests", b"_takes_requests", "report_radius_m", b"report_radius_m", "takes_reports", b"takes_reports", "takes_requests", b"takes_requests"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_report_radius_m", b"_report_radius_m", "_takes_reports", b"_takes_reports", "_takes_requests", b"_takes_requests", "channels", b"channels", "eligibility", b"eligibility", "name", b"name", "report_radius_m", b"report_radius_m", "slug", b"slug", "summary", b"summary", "takes_reports", b"takes_reports", "takes_requests", b"takes_requests"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__report_radius_m: _TypeAlias = _typing.Literal["report_radius_m"]  # noqa: Y015
+    _WhichOneofArgType__report_radius_m: _TypeAlias = _typing.Literal["_report_radius_m", b"_report_radius_m"]  # noqa: Y015
+    _WhichOneofReturnType__takes_reports: _TypeAlias = _typing.Literal["takes_reports"]  # noqa: Y015
+    _WhichOneofArgType__takes_reports: _TypeAlias = _typing.Literal["_takes_reports", b"_takes_reports"]  # noqa: Y015
+    _WhichOneofReturnType__takes_requests: _TypeAlias = _typing.Literal["takes_requests"]  # noqa: Y015
+    _WhichOneofArgType__takes_requests: _TypeAlias = _typing.Literal["_takes_requests", b"_takes_requests"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__report_radius_m) -> _WhichOneofReturnType__report_radius_m | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__takes_reports) -> _WhichOneofReturnType__takes_reports | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__takes_requests) -> _WhichOneofReturnType__takes_requests | None: ...
+
+Global___UpdateServiceRequest: _TypeAlias = UpdateServiceRequest  # noqa: Y015
+
+@_typing.final
+class UpdateServiceResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SERVICE_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELD_NUMBER: _builtins.int
+    changed: _builtins.bool
+    @_builtins.property
+    def service(self) -> Global___Service: ...
+    def __init__(
+        self,
+        *,
+        service: Global___Service | None = ...,
+        changed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["service", b"service"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "service", b"service"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateServiceResponse: _TypeAlias = UpdateServiceResponse  # noqa: Y015

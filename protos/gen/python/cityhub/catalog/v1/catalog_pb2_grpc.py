@@ -77,6 +77,11 @@ class CatalogServiceStub:
                 request_serializer=cityhub_dot_catalog_dot_v1_dot_catalog__pb2.ListDepartmentServicesRequest.SerializeToString,
                 response_deserializer=cityhub_dot_catalog_dot_v1_dot_catalog__pb2.ListDepartmentServicesResponse.FromString,
                 _registered_method=True)
+        self.UpdateService = channel.unary_unary(
+                '/cityhub.catalog.v1.CatalogService/UpdateService',
+                request_serializer=cityhub_dot_catalog_dot_v1_dot_catalog__pb2.UpdateServiceRequest.SerializeToString,
+                response_deserializer=cityhub_dot_catalog_dot_v1_dot_catalog__pb2.UpdateServiceResponse.FromString,
+                _registered_method=True)
 
 
 class CatalogServiceServicer:
@@ -133,6 +138,14 @@ class CatalogServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateService(self, request, context):
+        """Staff (their own department's services) and operators edit a service; publishes
+        cityhub.catalog.service.updated through the outbox when something actually changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -175,6 +188,11 @@ def add_CatalogServiceServicer_to_server(servicer, server):
                     servicer.ListDepartmentServices,
                     request_deserializer=cityhub_dot_catalog_dot_v1_dot_catalog__pb2.ListDepartmentServicesRequest.FromString,
                     response_serializer=cityhub_dot_catalog_dot_v1_dot_catalog__pb2.ListDepartmentServicesResponse.SerializeToString,
+            ),
+            'UpdateService': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateService,
+                    request_deserializer=cityhub_dot_catalog_dot_v1_dot_catalog__pb2.UpdateServiceRequest.FromString,
+                    response_serializer=cityhub_dot_catalog_dot_v1_dot_catalog__pb2.UpdateServiceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -396,6 +414,33 @@ class CatalogService:
             '/cityhub.catalog.v1.CatalogService/ListDepartmentServices',
             cityhub_dot_catalog_dot_v1_dot_catalog__pb2.ListDepartmentServicesRequest.SerializeToString,
             cityhub_dot_catalog_dot_v1_dot_catalog__pb2.ListDepartmentServicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/cityhub.catalog.v1.CatalogService/UpdateService',
+            cityhub_dot_catalog_dot_v1_dot_catalog__pb2.UpdateServiceRequest.SerializeToString,
+            cityhub_dot_catalog_dot_v1_dot_catalog__pb2.UpdateServiceResponse.FromString,
             options,
             channel_credentials,
             insecure,

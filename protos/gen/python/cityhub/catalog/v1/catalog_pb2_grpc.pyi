@@ -44,6 +44,10 @@ class CatalogServiceStub:
     GetCity: _grpc.UnaryUnaryMultiCallable[_catalog_pb2.GetCityRequest, _catalog_pb2.GetCityResponse]
     RegisterDepartmentService: _grpc.UnaryUnaryMultiCallable[_catalog_pb2.RegisterDepartmentServiceRequest, _catalog_pb2.RegisterDepartmentServiceResponse]
     ListDepartmentServices: _grpc.UnaryUnaryMultiCallable[_catalog_pb2.ListDepartmentServicesRequest, _catalog_pb2.ListDepartmentServicesResponse]
+    UpdateService: _grpc.UnaryUnaryMultiCallable[_catalog_pb2.UpdateServiceRequest, _catalog_pb2.UpdateServiceResponse]
+    """Staff (their own department's services) and operators edit a service; publishes
+    cityhub.catalog.service.updated through the outbox when something actually changed.
+    """
 
 @_typing.type_check_only
 class CatalogServiceAsyncStub(CatalogServiceStub):
@@ -61,6 +65,10 @@ class CatalogServiceAsyncStub(CatalogServiceStub):
     GetCity: _aio.UnaryUnaryMultiCallable[_catalog_pb2.GetCityRequest, _catalog_pb2.GetCityResponse]  # type: ignore[assignment]
     RegisterDepartmentService: _aio.UnaryUnaryMultiCallable[_catalog_pb2.RegisterDepartmentServiceRequest, _catalog_pb2.RegisterDepartmentServiceResponse]  # type: ignore[assignment]
     ListDepartmentServices: _aio.UnaryUnaryMultiCallable[_catalog_pb2.ListDepartmentServicesRequest, _catalog_pb2.ListDepartmentServicesResponse]  # type: ignore[assignment]
+    UpdateService: _aio.UnaryUnaryMultiCallable[_catalog_pb2.UpdateServiceRequest, _catalog_pb2.UpdateServiceResponse]  # type: ignore[assignment]
+    """Staff (their own department's services) and operators edit a service; publishes
+    cityhub.catalog.service.updated through the outbox when something actually changed.
+    """
 
 class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
     """The city's service catalog: departments, city services, service centres and the
@@ -123,5 +131,15 @@ class CatalogServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _catalog_pb2.ListDepartmentServicesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_catalog_pb2.ListDepartmentServicesResponse, _abc.Awaitable[_catalog_pb2.ListDepartmentServicesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateService(
+        self,
+        request: _catalog_pb2.UpdateServiceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_catalog_pb2.UpdateServiceResponse, _abc.Awaitable[_catalog_pb2.UpdateServiceResponse]]:
+        """Staff (their own department's services) and operators edit a service; publishes
+        cityhub.catalog.service.updated through the outbox when something actually changed.
+        """
 
 def add_CatalogServiceServicer_to_server(servicer: CatalogServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

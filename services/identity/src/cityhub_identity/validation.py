@@ -1,0 +1,73 @@
+"""Input checks shared by the use cases; each returns a clean value or raises InvalidArgument."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from cityhub_identity.errors import InvalidArgument
+
+LANGUAGES = ("en", "zh-Hant", "vi", "ja", "fa")
+CONSENT_FIELDS = ("name", "email", "phone", "address")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def email(value: str) -> str:
+    cleaned = value.strip().lower()
+    if len(cleaned) > 254 or not _EMAIL.match(cleaned):
+        raise InvalidArgument("email is not a valid address")
+    return cleaned
+
+
+def language(value: str) -> str:
+    if not value:
+        return "en"
+    for known in LANGUAGES:
+        if value.lower() == known.lower():
+            return known
+    raise InvalidArgument(f"preferred_language must be one of {', '.join(LANGUAGES)}")
+
+
+def display_name(value: str) -> str:
+    cleaned = " ".join(value.split())
+    if len(cleaned) > 100:
+        raise InvalidArgument("display_name must have at most 100 characters")
+    return cleaned
+
+
+def phone(value: str) -> str:
+    cleaned = value.strip()
+    if cleaned and not _PHONE.match(cleaned):
+        raise InvalidArgument("phone is not a valid phone number")
+    return cleaned
+
+
+def slug(value: str, what: str) -> str:
+    if not _SLUG.match(value):
+        raise InvalidArgument(f"{what} must be a lowercase slug")
+    return value
+
+
+def consent_field(value: str) -> str:
+    if value not in CONSENT_FIELDS:
+        raise InvalidArgument(f"field must be one of {', '.join(CONSENT_FIELDS)}")
+    return value
+
+
+def place_label(value: str) -> str:
+    cleaned = " ".join(value.split())
+    if not cleaned or len(cleaned) > 40:
+        raise InvalidArgument("label must have 1 to 40 characters")
+    return cleaned
+
+
+def coordinates(latitude: float, longitude: float) -> tuple[float, float]:
+    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+        raise InvalidArgument("coordinates must be numbers")
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise InvalidArgument("coordinates are out of range")
+    if latitude == 0 and longitude == 0:
+        raise InvalidArgument("coordinates are missing")
+    return latitude, longitude

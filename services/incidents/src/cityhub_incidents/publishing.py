@@ -1,0 +1,113 @@
+"""The events incidents publishes, built from its rows (through the outbox, in the same transaction).
+
+Payloads are coarse on purpose: ids, category, department, location of the report, statuses.
+Never the reporter, their contact data or the description.
+"""
+
+from __future__ import annotations
+
+from cityhub.incidents.v1 import events_pb2
+from cityhub_sdk.outbox import add_event
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from cityhub_incidents.models import Alert, Report
+from cityhub_incidents.timeutil import to_timestamp, utc
+
+SOURCE = "incidents"
+REPORT_CREATED = "cityhub.incidents.report.created"
+REPORT_STATUS_CHANGED = "cityhub.incidents.report.status_changed"
+REPORT_FOLLOWED = "cityhub.incidents.report.followed"
+REPORT_UNFOLLOWED = "cityhub.incidents.report.unfollowed"
+ALERT_PUBLISHED = "cityhub.incidents.alert.published"
+ALERT_UPDATED = "cityhub.incidents.alert.updated"
+ALERT_ENDED = "cityhub.incidents.alert.ended"
+ACCOUNT_ERASED = "cityhub.incidents.account.erased"
+
+
+def report_created(session: AsyncSession, report: Report) -> None:
+    add_event(
+        session,
+        REPORT_CREATED,
+        events_pb2.ReportCreated(
+            report_id=report.id,
+            category=report.category,
+            department=report.department,
+            lat=report.lat,
+            lon=report.lon,
+            h3_cell_r9=report.h3_r9,
+            status=report.status,
+            created_at=to_timestamp(report.created_at),
+            anonymous=report.anonymous,
+        ),
+        source=SOURCE,
+    )
+
+
+def status_changed(session: AsyncSession, report: Report, old_status: str, public_note: str) -> None:
+    add_event(
+        session,
+        REPORT_STATUS_CHANGED,
+        events_pb2.ReportStatusChanged(
+            report_id=report.id,
+            category=report.category,
+            department=report.department,
+            old_status=old_status,
+            new_status=report.status,
+            public_note=public_note,
+            expected_at=to_timestamp(report.expected_at),
+            changed_at=to_timestamp(report.updated_at),
+            parent_id=report.parent_id or "",
+        ),
+        source=SOURCE,
+    )
+
+
+def followed(session: AsyncSession, report_id: str, account_id: str) -> None:
+    add_event(
+        session, REPORT_FOLLOWED, events_pb2.ReportFollowed(report_id=report_id, account_id=account_id), source=SOURCE
+    )
+
+
+def unfollowed(session: AsyncSession, report_id: str, account_id: str) -> None:
+    add_event(
+        session,
+        REPORT_UNFOLLOWED,
+        events_pb2.ReportUnfollowed(report_id=report_id, account_id=account_id),
+        source=SOURCE,
+    )
+
+
+def alert_message(alert: Alert) -> events_pb2.Alert:
+    return events_pb2.Alert(
+        alert_id=alert.id,
+        department=alert.department,
+        kind=alert.kind,
+        severity=alert.severity,
+        center_lat=alert.center_lat,
+        center_lon=alert.center_lon,
+        radius_m=alert.radius_m,
+        polygon=[events_pb2.LatLon(lat=p[0], lon=p[1]) for p in alert.polygon],
+        h3_cells_r7=list(alert.cells_r7),
+        starts_at=to_timestamp(alert.starts_at),
+        ends_at=to_timestamp(alert.ends_at),
+        title=dict(alert.title),
+        body=dict(alert.body),
+    )
+
+
+def alert_published(session: AsyncSession, alert: Alert) -> None:
+    add_event(session, ALERT_PUBLISHED, events_pb2.AlertPublished(alert=alert_message(alert)), source=SOURCE)
+
+
+def alert_updated(session: AsyncSession, alert: Alert) -> None:
+    add_event(session, ALERT_UPDATED, events_pb2.AlertUpdated(alert=alert_message(alert)), source=SOURCE)
+
+
+def alert_ended(session: AsyncSession, alert: Alert) -> None:
+    assert alert.ended_at is not None
+    add_event(
+        session,
+        ALERT_ENDED,
+        events_pb2.AlertEnded(alert_id=alert.id, ended_at=to_timestamp(utc(alert.ended_at))),
+        source=SOURCE,
+    )

@@ -1,0 +1,87 @@
+"""Input checks shared by the use cases: everything is refused before anything is written."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from cityhub_incidents.categories import Category
+from cityhub_incidents.errors import InvalidArgument
+from cityhub_incidents.geo import Polygon, is_valid_point, point_in_polygon
+from cityhub_incidents.models import STATUSES
+
+MAX_DESCRIPTION = 4000
+MAX_ADDRESS = 300
+MAX_ATTRIBUTE = 1000
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
+_PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{7,}\d(?!\w)")
+
+
+def check_point(lat: float, lon: float, boundary: Polygon | None = None) -> None:
+    if not is_valid_point(lat, lon):
+        raise InvalidArgument("lat/lon must be finite, lat within [-90, 90] and lon within [-180, 180]")
+    if boundary and not point_in_polygon(lat, lon, boundary):
+        raise InvalidArgument("the location is outside the city")
+
+
+def check_radius(radius_m: float, maximum: float) -> None:
+    if not math.isfinite(radius_m) or radius_m <= 0 or radius_m > maximum:
+        raise InvalidArgument(f"radius_m must be within (0, {maximum:g}]")
+
+
+def check_statuses(statuses: Sequence[str]) -> None:
+    unknown = [s for s in statuses if s not in STATUSES]
+    if unknown:
+        raise InvalidArgument(f"unknown status {unknown[0]!r}; use one of {', '.join(STATUSES)}")
+
+
+def check_text(name: str, value: str, maximum: int) -> str:
+    if len(value) > maximum:
+        raise InvalidArgument(f"{name} longer than {maximum} characters")
+    if "\x00" in value:
+        raise InvalidArgument(f"{name} contains a NUL character")
+    return value.strip()
+
+
+def redact_contact(text: str) -> str:
+    """Public descriptions never carry e-mail addresses or phone numbers someone typed into them."""
+    return _PHONE.sub("[redacted]", _EMAIL.sub("[redacted]", text))
+
+
+def check_attributes(category: Category, attributes: Mapping[str, str]) -> dict[str, str]:
+    """Open311 attribute[code] values against the service definition."""
+    fields = {f.code: f for f in category.form}
+    unknown = sorted(set(attributes) - set(fields))
+    if unknown:
+        raise InvalidArgument(f"unknown attribute {unknown[0]!r} for service {category.service_code}")
+    clean: dict[str, str] = {}
+    for code, form_field in fields.items():
+        value = (attributes.get(code) or "").strip()
+        if not value:
+            if form_field.required:
+                raise InvalidArgument(f"attribute {code!r} is required")
+            continue
+        check_text(f"attribute {code!r}", value, MAX_ATTRIBUTE)
+        if form_field.datatype == "singlevaluelist" and value not in form_field.values:
+            raise InvalidArgument(f"attribute {code!r} must be one of {', '.join(sorted(form_field.values))}")
+        if form_field.datatype == "multivaluelist":
+            picked = [v.strip() for v in value.split(",") if v.strip()]
+            if not picked or any(v not in form_field.values for v in picked):
+                raise InvalidArgument(f"attribute {code!r} values must be among {', '.join(sorted(form_field.values))}")
+            value = ",".join(picked)
+        if form_field.datatype == "datetime":
+            try:
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise InvalidArgument(f"attribute {code!r} must be an ISO 8601 date-time") from exc
+        if form_field.datatype == "number":
+            try:
+                number = float(value)
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number):
+                raise InvalidArgument(f"attribute {code!r} must be a number")
+        clean[code] = value
+    return clean

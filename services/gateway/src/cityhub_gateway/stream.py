@@ -1,0 +1,142 @@
+"""GET /v1/stream: live notifications for the signed-in app over Server-Sent Events.
+
+Notifications publishes `cityhub.notifications.notification.created` (references only) through its
+outbox; the gateway listens with a core NATS subscription and fans each reference out to the
+open streams of that resident in this process, then fetches the rendered notification with the
+resident's own token. The inbox stays the durable record: a stream that was closed misses nothing
+the app cannot read from GET /v1/me/notifications.
+
+Authentication: the bearer token (apps), or `?access_token=` for browsers' EventSource, which
+cannot set headers. A token in a URL can end up in proxy and server logs; it is short-lived (at
+most 15 minutes) and the gateway never logs query strings, but apps should prefer the header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from cityhub.notifications.v1 import events_pb2, notifications_pb2
+from cityhub_sdk.auth import Caller
+from cityhub_sdk.logging import get_logger
+from litestar import Request, get
+from litestar.exceptions import HTTPException
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.types import ControllerRouterHandler
+
+from cityhub_gateway.auth import Authenticator, connection_caller, unauthorized
+from cityhub_gateway.notifications import notification_out
+
+log = get_logger(__name__)
+SUBJECT = "cityhub.notifications.notification.created"
+HEARTBEAT_S = 15.0
+QUEUE_SIZE = 100
+
+
+class StreamHub:
+    """In-process fan-out: account id -> the queues of that resident's open streams."""
+
+    def __init__(self) -> None:
+        self._streams: dict[str, set[asyncio.Queue[events_pb2.NotificationRef]]] = defaultdict(set)
+        self._connection: Any = None
+
+    async def connect(self, nats_url: str) -> None:
+        import nats
+
+        self._connection = await nats.connect(servers=[nats_url], name="gateway-stream", max_reconnect_attempts=-1)
+        await self._connection.subscribe(SUBJECT, cb=self._on_message)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.drain()
+            self._connection = None
+
+    async def _on_message(self, message: Any) -> None:
+        try:
+            created = events_pb2.NotificationsCreated.FromString(message.data)
+        except Exception:  # noqa: BLE001 - a bad message must not stop the subscription
+            log.warning("stream.bad_message")
+            return
+        for ref in created.notifications:
+            for queue in self._streams.get(ref.account_id, ()):
+                with contextlib.suppress(asyncio.QueueFull):  # a stalled client loses live events, not the inbox
+                    queue.put_nowait(ref)
+
+    def open(self, account_id: str) -> asyncio.Queue[events_pb2.NotificationRef]:
+        queue: asyncio.Queue[events_pb2.NotificationRef] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self._streams[account_id].add(queue)
+        return queue
+
+    def close_stream(self, account_id: str, queue: asyncio.Queue[events_pb2.NotificationRef]) -> None:
+        streams = self._streams.get(account_id)
+        if streams is not None:
+            streams.discard(queue)
+            if not streams:
+                self._streams.pop(account_id, None)
+
+    def open_streams(self, account_id: str) -> int:
+        return len(self._streams.get(account_id, ()))
+
+
+async def _caller(request: Request[Any, Any, Any], access_token: str | None) -> Caller:
+    caller = connection_caller(request)
+    if not caller.is_authenticated and access_token:
+        authenticator: Authenticator = request.app.state.authenticator
+        caller = await authenticator.authenticate({"authorization": f"Bearer {access_token}"})
+    if not caller.is_authenticated or caller.subject is None or caller.role not in ("resident", "staff", "operator"):
+        raise unauthorized()
+    return caller
+
+
+async def _events(
+    hub: StreamHub, stub: Any, caller: Caller, heartbeat_s: float
+) -> AsyncIterator[ServerSentEventMessage]:
+    assert caller.subject is not None
+    queue = hub.open(caller.subject)
+    try:
+        yield ServerSentEventMessage(event="ready", data=json.dumps({"streams": hub.open_streams(caller.subject)}))
+        while True:
+            try:
+                ref = await asyncio.wait_for(queue.get(), timeout=heartbeat_s)
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="heartbeat")
+                continue
+            payload: dict[str, Any] = {
+                "id": ref.notification_id,
+                "event_type": ref.event_type,
+                "urgent": ref.urgency == events_pb2.URGENCY_URGENT,
+            }
+            with contextlib.suppress(grpc.aio.AioRpcError):  # e.g. the token expired: send the reference only
+                response = await stub.GetNotification(
+                    notifications_pb2.GetNotificationRequest(notification_id=ref.notification_id),
+                    metadata=caller.metadata(),
+                )
+                out = notification_out(response.notification)
+                payload.update(title=out.title, body=out.body, lang=out.lang, data=out.data, created_at=out.created_at)
+            yield ServerSentEventMessage(
+                event="notification", id=ref.notification_id, data=json.dumps(payload, ensure_ascii=False)
+            )
+    finally:
+        hub.close_stream(caller.subject, queue)
+
+
+@get("/v1/stream", summary="Live notifications (Server-Sent Events)", tags=["notifications"])
+async def stream(request: Request[Any, Any, Any], access_token: str | None = None) -> ServerSentEvent:
+    hub: StreamHub | None = getattr(request.app.state, "stream_hub", None)
+    stub = getattr(request.app.state.clients, "notifications", None)
+    if hub is None or stub is None:
+        raise HTTPException(status_code=503, detail="live notifications are not available")
+    caller = await _caller(request, access_token)
+    heartbeat = float(getattr(request.app.state, "stream_heartbeat_s", HEARTBEAT_S))
+    return ServerSentEvent(
+        _events(hub, stub, caller, heartbeat), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
+
+
+STREAM_ROUTES: list[ControllerRouterHandler] = [stream]

@@ -13,10 +13,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
+from cityhub_gateway.auth import Authenticator, provide_caller
 from cityhub_gateway.clients import ServiceClients
 from cityhub_gateway.config import GatewaySettings
 from cityhub_gateway.errors import EXCEPTION_HANDLERS
+from cityhub_gateway.identity import auth_rate_limit
+from cityhub_gateway.policy import policy_guard
 from cityhub_gateway.routes import ROUTE_HANDLERS
+from cityhub_gateway.stream import StreamHub
 
 
 def _provide_clients(state: State) -> ServiceClients:
@@ -29,27 +33,46 @@ def _provide_settings(state: State) -> GatewaySettings:
     return settings
 
 
+@asynccontextmanager
+async def _stream_hub(app: Litestar, settings: GatewaySettings) -> AsyncIterator[None]:
+    """The live-notification fan-out for /v1/stream, when NATS_URL is set."""
+    if not settings.nats_url:
+        yield
+        return
+    hub = StreamHub()
+    await hub.connect(settings.nats_url)
+    app.state.stream_hub = hub
+    try:
+        yield
+    finally:
+        await hub.close()
+
+
 def create_app(settings: GatewaySettings, clients: ServiceClients | None = None) -> Litestar:
     """Build the gateway; tests pass their own `clients` pointed at services on free ports."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if clients is not None:
-            yield
-            return
-        app.state.clients = ServiceClients.connect(settings)
-        try:
-            yield
-        finally:
-            await app.state.clients.close()
+        async with _stream_hub(app, settings):
+            if clients is not None:
+                yield
+                return
+            app.state.clients = ServiceClients.connect(settings)
+            try:
+                yield
+            finally:
+                await app.state.clients.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         lifespan=[lifespan],
         state=State({"settings": settings, "clients": clients}),
+        guards=[policy_guard],
+        middleware=[auth_rate_limit(settings).middleware],
         dependencies={
             "clients": Provide(_provide_clients, sync_to_thread=False),
             "settings": Provide(_provide_settings, sync_to_thread=False),
+            "caller": Provide(provide_caller, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(allow_origins=list(settings.cors_allow_origins), allow_credentials=False),
@@ -63,3 +86,6 @@ def create_app(settings: GatewaySettings, clients: ServiceClients | None = None)
             render_plugins=[ScalarRenderPlugin()],
         ),
     )
+    # Verifies credentials for the policy guard; reads the clients the lifespan (or a test) provides.
+    app.state.authenticator = Authenticator(lambda: app.state.clients.identity, settings)
+    return app

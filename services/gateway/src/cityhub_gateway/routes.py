@@ -6,8 +6,22 @@ from litestar.types import ControllerRouterHandler
 
 from cityhub_gateway.catalog import CATALOG_ROUTES
 from cityhub_gateway.health import HealthController
+from cityhub_gateway.identity import IDENTITY_ROUTES
+from cityhub_gateway.incidents import INCIDENTS_ROUTES
+from cityhub_gateway.notifications import NOTIFICATIONS_ROUTES
+from cityhub_gateway.open311 import OPEN311_ROUTES
+from cityhub_gateway.open311_requests import OPEN311_REQUESTS_ROUTES
+from cityhub_gateway.staff import STAFF_ROUTES
+from cityhub_gateway.stream import STREAM_ROUTES
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     HealthController,
     *CATALOG_ROUTES,
+    *IDENTITY_ROUTES,
+    *OPEN311_ROUTES,
+    *INCIDENTS_ROUTES,
+    *NOTIFICATIONS_ROUTES,
+    *STREAM_ROUTES,
+    *STAFF_ROUTES,
+    *OPEN311_REQUESTS_ROUTES,
 ]

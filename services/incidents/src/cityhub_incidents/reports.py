@@ -179,6 +179,11 @@ class ReportsService:
 
         if not new.force:
             existing = await self._open_duplicate(category, new.lat, new.lon)
+            if existing is not None and key is not None:
+                # A twin with this key may have committed since the first look-up: its report is ours.
+                replay = await self._replay(caller, key)
+                if replay is not None:
+                    return replay
             if existing is not None:
                 view = await self._view(
                     caller, existing, distance_m=haversine_m(new.lat, new.lon, existing.lat, existing.lon)

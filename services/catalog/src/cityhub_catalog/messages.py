@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from cityhub.catalog.v1 import catalog_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
+from cityhub_sdk.timestamps import to_timestamp
 
 from cityhub_catalog.i18n import is_rtl, pick, pick_list
 from cityhub_catalog.models import Category, City, CityService, Department, DepartmentRegistration, Queue
@@ -112,20 +111,12 @@ def city_message(city: City, lang: str) -> catalog_pb2.City:
     )
 
 
-def _stamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-    return stamp
-
-
 def registration_message(r: DepartmentRegistration) -> catalog_pb2.DepartmentServiceRegistration:
     return catalog_pb2.DepartmentServiceRegistration(
         slug=r.slug,
         department=r.department,
         address=r.address,
         health=r.health,
-        checked_at=_stamp(r.checked_at),
-        registered_at=_stamp(r.registered_at),
+        checked_at=to_timestamp(r.checked_at),
+        registered_at=to_timestamp(r.registered_at),
     )

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from cityhub.catalog.v1 import catalog_pb2
 from cityhub.incidents.v1 import incidents_pb2
+from cityhub_sdk.timestamps import utc
 from google.protobuf.timestamp_pb2 import Timestamp
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -55,12 +56,6 @@ def parse_w3c(name: str, raw: str | None) -> datetime | None:
     except ValueError as exc:
         raise Open311Error(400, f"{name} must be a W3C date-time, e.g. 2026-01-01T00:00:00Z") from exc
     return value.replace(tzinfo=CITY_TZ) if value.tzinfo is None else value
-
-
-def stamp_of(value: datetime) -> Timestamp:
-    result = Timestamp()
-    result.FromDatetime(value.astimezone(UTC))
-    return result
 
 
 def request_item(report: incidents_pb2.Report, names: dict[str, str], base_url: str) -> dict[str, Any]:
@@ -201,8 +196,8 @@ class Open311RequestsController(Controller):
                 raise Open311Error(400, "end_date must be after start_date")
             if end - start > DEFAULT_WINDOW:
                 raise Open311Error(400, "start_date and end_date may not span more than 90 days")
-            query.start.CopyFrom(stamp_of(start))
-            query.end.CopyFrom(stamp_of(end))
+            query.start.FromDatetime(utc(start))
+            query.end.FromDatetime(utc(end))
             codes = [c.strip() for c in (service_code or "").split(",") if c.strip()]
             query.service_codes.extend(codes)
             statuses = {s.strip().lower() for s in (status or "").split(",") if s.strip()}

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from cityhub.incidents.v1 import events_pb2, incidents_pb2
 from cityhub_sdk.auth import Caller
+from cityhub_sdk.timestamps import to_timestamp
 from google.protobuf.timestamp_pb2 import Timestamp
 from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency
@@ -28,9 +29,7 @@ def stamp(name: str, value: datetime | None) -> Timestamp | None:
         return None
     if value.tzinfo is None:
         raise invalid(name, "needs a time zone (e.g. 2026-11-22T10:00:00Z)")
-    result = Timestamp()
-    result.FromDatetime(value)
-    return result
+    return to_timestamp(value)
 
 
 class StatusIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 import grpc
@@ -18,12 +17,12 @@ from cityhub_sdk.auth import (
     Caller,
     require,
 )
-from google.protobuf.timestamp_pb2 import Timestamp
+from cityhub_sdk.timestamps import to_timestamp
 
 from cityhub_identity.admin import AdminService
 from cityhub_identity.errors import IdentityError
 from cityhub_identity.keys import KeyStore
-from cityhub_identity.models import Account, ConsentRecord, Place, aware
+from cityhub_identity.models import Account, ConsentRecord, Place
 from cityhub_identity.residents import PROFILE_FIELDS, ProfileChange, ResidentService
 from cityhub_identity.sessions import SessionService
 from cityhub_identity.tokens import TokenPair
@@ -35,14 +34,6 @@ ROLES = {
     identity_pb2.ROLE_STAFF: ROLE_STAFF,
     identity_pb2.ROLE_OPERATOR: ROLE_OPERATOR,
 }
-
-
-def _ts(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(aware(value))
-    return stamp
 
 
 def _pair(pair: TokenPair) -> identity_pb2.TokenPair:
@@ -64,7 +55,7 @@ def _profile(account: Account) -> identity_pb2.Profile:
         phone=account.phone,
         role=role,
         department=account.department or "",
-        created_at=_ts(account.created_at),
+        created_at=to_timestamp(account.created_at),
     )
 
 
@@ -74,7 +65,7 @@ def _place(place: Place) -> identity_pb2.Place:
         label=place.label,
         latitude=place.latitude,
         longitude=place.longitude,
-        created_at=_ts(place.created_at),
+        created_at=to_timestamp(place.created_at),
     )
 
 
@@ -86,7 +77,7 @@ def _consent(record: ConsentRecord) -> identity_pb2.ConsentRecord:
         field=record.field,
         granted=record.granted,
         notice_version=record.notice_version,
-        recorded_at=_ts(record.recorded_at),
+        recorded_at=to_timestamp(record.recorded_at),
     )
 
 
@@ -254,8 +245,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             expected_services=status.expected,
             confirmed_services=status.confirmed,
             complete=status.completed_at is not None,
-            requested_at=_ts(status.requested_at),
-            completed_at=_ts(status.completed_at),
+            requested_at=to_timestamp(status.requested_at),
+            completed_at=to_timestamp(status.completed_at),
         )
 
     # the caller's own data -------------------------------------------------------------------

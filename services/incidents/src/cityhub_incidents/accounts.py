@@ -7,6 +7,7 @@ import json
 from cityhub.identity.v1 import events_pb2 as identity_events
 from cityhub_sdk.db import Database
 from cityhub_sdk.outbox import add_event
+from cityhub_sdk.timestamps import now, to_timestamp, utc
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cityhub_incidents import publishing
@@ -17,7 +18,6 @@ from cityhub_incidents.repository import (
     dao_reporters_of,
     dao_unfollow,
 )
-from cityhub_incidents.timeutil import now, to_timestamp, utc
 
 
 async def export_account(db: Database, account_id: str) -> str:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from cityhub_sdk.auth import Caller
 from cityhub_sdk.db import Database
+from cityhub_sdk.timestamps import now, utc
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,7 +30,6 @@ from cityhub_incidents.repository import (
     dao_get_alert,
     dao_replace_alert_cells,
 )
-from cityhub_incidents.timeutil import now, utc
 from cityhub_incidents.validation import check_point, check_text
 
 KINDS = ("road_closure", "outage", "water", "event", "weather", "safety")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from cityhub.incidents.v1 import events_pb2
 from cityhub_sdk.outbox import add_event
+from cityhub_sdk.timestamps import to_timestamp, utc
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cityhub_incidents.models import Alert, Report
-from cityhub_incidents.timeutil import to_timestamp, utc
 
 SOURCE = "incidents"
 REPORT_CREATED = "cityhub.incidents.report.created"

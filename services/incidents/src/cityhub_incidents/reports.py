@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from cityhub_sdk.auth import Caller
 from cityhub_sdk.db import Database
+from cityhub_sdk.timestamps import now
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,7 +43,6 @@ from cityhub_incidents.repository import (
     dao_reports_by_ids,
     dao_unfollow,
 )
-from cityhub_incidents.timeutil import now
 from cityhub_incidents.validation import (
     MAX_ADDRESS,
     MAX_DESCRIPTION,

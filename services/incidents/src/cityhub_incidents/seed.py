@@ -11,10 +11,10 @@ import random
 from datetime import timedelta
 
 from cityhub_sdk.db import Database
+from cityhub_sdk.timestamps import now
 
 from cityhub_incidents.geo import cell, disk_cells, point_in_polygon
 from cityhub_incidents.models import Alert, AlertCell, Report, ReportHistory, ReportReporter
-from cityhub_incidents.timeutil import now
 
 CENTRE = (47.6062, -122.3321)
 BOUNDARY = [

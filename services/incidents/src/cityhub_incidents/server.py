@@ -10,6 +10,7 @@ import grpc
 from cityhub.incidents.v1 import incidents_pb2, incidents_pb2_grpc
 from cityhub_sdk.auth import ROLE_SERVICE, current_caller
 from cityhub_sdk.db import Database
+from cityhub_sdk.timestamps import from_timestamp
 
 from cityhub_incidents import errors
 from cityhub_incidents.access import person_id
@@ -17,7 +18,6 @@ from cityhub_incidents.accounts import export_account
 from cityhub_incidents.alerts import AlertInput, AlertsService
 from cityhub_incidents.reports import NewReport, ReportsService
 from cityhub_incidents.repository import ListFilter
-from cityhub_incidents.timeutil import from_timestamp
 from cityhub_incidents.views import alert_message, report_message
 
 R = TypeVar("R")

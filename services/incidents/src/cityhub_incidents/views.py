@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from cityhub.incidents.v1 import events_pb2, incidents_pb2
+from cityhub_sdk.timestamps import now, to_timestamp
 
 from cityhub_incidents.alerts import alert_state
 from cityhub_incidents.models import Alert, ReportHistory
 from cityhub_incidents.reports import ReportView
-from cityhub_incidents.timeutil import now, to_timestamp
 
 
 def history_entry(entry: ReportHistory) -> incidents_pb2.HistoryEntry:

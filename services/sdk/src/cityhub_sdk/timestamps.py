@@ -1,4 +1,4 @@
-"""UTC helpers: SQLite hands timestamps back naive, PostgreSQL aware; everything here is aware UTC."""
+"""UTC everywhere: SQLite hands timestamps back naive, PostgreSQL aware; protobuf wants Timestamps."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 
 def utc(value: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already (how it was stored)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -16,6 +17,7 @@ def now() -> datetime:
 
 
 def to_timestamp(value: datetime | None) -> Timestamp | None:
+    """A protobuf Timestamp for an optional datetime (None stays unset on the message)."""
     if value is None:
         return None
     stamp = Timestamp()
@@ -23,5 +25,6 @@ def to_timestamp(value: datetime | None) -> Timestamp | None:
     return stamp
 
 
-def from_timestamp(stamp: Timestamp, present: bool) -> datetime | None:
+def from_timestamp(stamp: Timestamp, present: bool = True) -> datetime | None:
+    """The aware datetime of a Timestamp field, or None when the field was not set."""
     return stamp.ToDatetime(tzinfo=UTC) if present else None

@@ -12,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from litestar import Controller, Response, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
-from litestar.params import QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from cityhub_gateway.clients import ServiceClients
@@ -213,7 +213,7 @@ class InboxController(Controller):
 
     @post("/{notification_id:str}/read", summary="Mark one notification read", status_code=200)
     async def mark_read(
-        self, notification_id: str, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
+        self, notification_id: FromPath[str], clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> MarkedOut:
         response = await notifications_stub(clients).MarkNotificationRead(
             pb.MarkNotificationReadRequest(notification_id=notification_id), metadata=caller.metadata()
@@ -245,7 +245,7 @@ class SubscriptionController(Controller):
 
     @post("/", summary="Subscribe to an area around a saved place, a topic or a report")
     async def create_subscription(
-        self, data: SubscriptionIn, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
+        self, data: JSONBody[SubscriptionIn], clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> Response[SubscriptionOut]:
         request = pb.CreateSubscriptionRequest(
             kind=_kind(data),  # type: ignore[arg-type]
@@ -260,7 +260,7 @@ class SubscriptionController(Controller):
 
     @delete("/{subscription_id:str}", summary="Unsubscribe", status_code=204)
     async def delete_subscription(
-        self, subscription_id: str, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
+        self, subscription_id: FromPath[str], clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> None:
         await notifications_stub(clients).DeleteSubscription(
             pb.DeleteSubscriptionRequest(subscription_id=subscription_id), metadata=caller.metadata()
@@ -280,7 +280,7 @@ class DeviceController(Controller):
 
     @post("/", summary="Register a Web Push subscription (the browser's PushSubscription JSON)", status_code=201)
     async def register_device(
-        self, data: DeviceIn, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
+        self, data: JSONBody[DeviceIn], clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> DeviceOut:
         response = await notifications_stub(clients).RegisterDevice(
             pb.RegisterDeviceRequest(
@@ -296,7 +296,7 @@ class DeviceController(Controller):
 
     @delete("/{device_id:str}", summary="Remove a device", status_code=204)
     async def delete_device(
-        self, device_id: str, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
+        self, device_id: FromPath[str], clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> None:
         await notifications_stub(clients).DeleteDevice(
             pb.DeleteDeviceRequest(device_id=device_id), metadata=caller.metadata()
@@ -318,7 +318,7 @@ class PreferencesController(Controller):
 
     @put("/", summary="Replace my notification preferences")
     async def put_preferences(
-        self, data: PreferencesBody, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
+        self, data: JSONBody[PreferencesBody], clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> PreferencesBody:
         preferences = pb.NotificationPreferences(
             channels=data.channels,

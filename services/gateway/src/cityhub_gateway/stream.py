@@ -26,6 +26,7 @@ from cityhub_sdk.auth import Caller
 from cityhub_sdk.logging import get_logger
 from litestar import Request, get
 from litestar.exceptions import HTTPException
+from litestar.params import FromQuery
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.types import ControllerRouterHandler
 
@@ -127,7 +128,7 @@ async def _events(
 
 
 @get("/v1/stream", summary="Live notifications (Server-Sent Events)", tags=["notifications"])
-async def stream(request: Request[Any, Any, Any], access_token: str | None = None) -> ServerSentEvent:
+async def stream(request: Request[Any, Any, Any], access_token: FromQuery[str | None] = None) -> ServerSentEvent:
     hub: StreamHub | None = getattr(request.app.state, "stream_hub", None)
     stub = getattr(request.app.state.clients, "notifications", None)
     if hub is None or stub is None:

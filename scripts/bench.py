@@ -54,7 +54,9 @@ def main() -> None:
     pg = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     if pg.lower() != "none":
         urls["postgresql"] = pg
-    options = BenchOptions(work_dir=work_dir, database_urls=urls, nats_url=os.environ.get("BENCH_NATS_URL"), quick=args.quick)
+    options = BenchOptions(
+        work_dir=work_dir, database_urls=urls, nats_url=os.environ.get("BENCH_NATS_URL"), quick=args.quick
+    )
     sections = []
     for name in names:
         print(f"== {name}", flush=True)

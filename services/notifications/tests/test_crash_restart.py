@@ -122,7 +122,7 @@ async def test_kill_mid_burst_and_restart_gives_exactly_one_notification_per_eve
         assert killed_at < EVENTS, "the burst finished before the kill; nothing was tested"
 
         service_process.start()
-        await eventually(lambda: _at_least(db, EVENTS), 90)
+        await eventually(lambda: _at_least(db, EVENTS), 180)
         await asyncio.sleep(2)  # anything doubled would show up now
         assert await scalar(db, "SELECT count(*) FROM notifications") == EVENTS
         assert await scalar(db, "SELECT count(DISTINCT source_event_id) FROM notifications") == EVENTS

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import requests
 from cityhub_sdk.testing import free_port
+from civicbot.open311 import Open311Client  # type: ignore[import-untyped]
+from civicbot.registry import Endpoint  # type: ignore[import-untyped]
 from georeport import GeoReport  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,24 +81,27 @@ def _try_the_demo_city(base: str, credentials: dict[str, Any]) -> None:
     definition = client.get_service_definition(services[0]["service_code"])
     assert definition["service_code"] == services[0]["service_code"]
 
+    # A second independent client, civicbot's Open311Client, files a request with a department API
+    # key after validating it against our live service definition, then reads it back.
     key = next(k["key"] for k in credentials["api_keys"] if k["department"] == "roads")
-    posted = requests.post(
-        f"{base}/open311/v2/requests.json",
-        data={
-            "api_key": key,
-            "service_code": "RD-POTHOLE",
-            "lat": "47.6150",
-            "long": "-122.3200",
-            "description": "Deep pothole in the bus lane",
-            "attribute[size]": "large",
-        },
-        timeout=10,
+    endpoint = Endpoint(id="lakeview", name="Lakeview", base_url=f"{base}/open311/v2", write=True)
+    writer = Open311Client(endpoint, jurisdiction_id="lakeview.example")
+    filed = writer.create_request(
+        "RD-POTHOLE",
+        dry_run=False,
+        confirm="SEND",
+        api_key=key,
+        validate_remote=True,
+        lat=47.6150,
+        lng=-122.3200,
+        description="Deep pothole in the bus lane",
+        attributes={"size": "large"},
     )
-    assert posted.status_code in (200, 201), posted.text
-    request_id = posted.json()[0]["service_request_id"]
-    read_back = client.get_service_request(request_id)
-    assert read_back["service_request_id"] == request_id
+    request_id = filed.response[0]["service_request_id"]
+    read_back = writer.get_request(request_id)
+    assert read_back is not None and read_back["service_request_id"] == request_id
     assert read_back["status"] == "open" and read_back["service_code"] == "RD-POTHOLE"
+    assert client.get_service_request(request_id)["service_request_id"] == request_id
 
 
 def test_make_run_serves_every_service_and_ctrl_c_stops_all(tmp_path: Path) -> None:

@@ -1,10 +1,10 @@
 """Acceptance 5: an independent Open311 client posts a request with an API key and reads it back,
 against the gateway served over real HTTP.
 
-The read side is the PyPI `georeport` library (its own requests + json / xmltodict parsing).
-georeport 0.3.1 has no POST method (and `three` 0.8.0, the other PyPI client, is Python 2 only),
-so the POST is made with plain `requests` exactly as GeoReport v2 describes it: form-encoded,
-`api_key`, `service_code`, `lat`/`long`, `attribute[code]`.
+Two PyPI clients, neither written here: `civicbot`'s Open311Client posts the request (it first
+validates the form against our live service definition, then sends it form-encoded with the
+API key), and `georeport` reads it back in JSON and XML. A request without an API key, made with
+plain `requests`, shows the spec's error list.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from cityhub_catalog.seed import seed_catalog
 from cityhub_identity.app import DEFINITION as IDENTITY
 from cityhub_incidents.app import DEFINITION as INCIDENTS
 from cityhub_sdk.auth import internal_metadata
+from civicbot.open311 import Open311Client  # type: ignore[import-untyped]
+from civicbot.registry import Endpoint  # type: ignore[import-untyped]
 from georeport import GeoReport  # type: ignore[import-untyped]
 
 from .conftest import INTERNAL_TOKEN, ServiceSpec, StartPlatform
@@ -66,9 +68,25 @@ async def test_open311_client_posts_with_api_key_and_reads_back(serve_platform: 
 
     refused = await asyncio.to_thread(post, {k: v for k, v in form.items() if k != "api_key"})
     assert refused.status_code == 400 and refused.json()[0]["code"] == 400
-    created = await asyncio.to_thread(post, form)
-    assert created.status_code == 201, created.text
-    [receipt] = created.json()
+    writer = Open311Client(
+        Endpoint(id="lakeview", name="Lakeview", base_url=root, write=True), jurisdiction_id="lakeview.example"
+    )
+    filed = await asyncio.to_thread(
+        lambda: writer.create_request(
+            "RD-POTHOLE",
+            dry_run=False,
+            confirm="SEND",
+            api_key=key,
+            validate_remote=True,
+            lat=47.6101,
+            lng=-122.3402,
+            address_string="400 Pine St",
+            description="Pothole filed by an Open311 client",
+            attributes={"size": "medium"},
+            email="someone@example.org",
+        )
+    )
+    [receipt] = filed.response
     request_id = receipt["service_request_id"]
     assert isinstance(request_id, str) and request_id
 

@@ -107,21 +107,46 @@ async def notifications_service(
         yield service
 
 
+def settings_for(**peers: str) -> GatewaySettings:
+    """Gateway settings for services running in this test (peer addresses as `CATALOG_ADDR=...`)."""
+    return GatewaySettings(  # type: ignore[call-arg]
+        **peers,
+        INTERNAL_API_TOKEN=INTERNAL_TOKEN,
+        JWKS_MIN_REFRESH_S=0,
+        AUTH_REVOCATION_TTL_S=0,
+        AUTH_RATE_LIMIT_PER_MINUTE=10_000,
+        LOG_JSON=False,
+    )
+
+
 @pytest.fixture
 def gateway_settings(
     catalog_service: RunningService,  # type: ignore[type-arg]
     identity_service: RunningService,  # type: ignore[type-arg]
     incidents_service: RunningService,  # type: ignore[type-arg]
 ) -> GatewaySettings:
-    return GatewaySettings(  # type: ignore[call-arg]
+    return settings_for(
         CATALOG_ADDR=catalog_service.address,
         IDENTITY_ADDR=identity_service.address,
         INCIDENTS_ADDR=incidents_service.address,
-        INTERNAL_API_TOKEN=INTERNAL_TOKEN,
-        JWKS_MIN_REFRESH_S=0,
-        AUTH_REVOCATION_TTL_S=0,
-        AUTH_RATE_LIMIT_PER_MINUTE=10_000,
-        LOG_JSON=False,
+    )
+
+
+@pytest.fixture
+def full_gateway_settings(
+    catalog_service: RunningService,  # type: ignore[type-arg]
+    identity_service: RunningService,  # type: ignore[type-arg]
+    incidents_service: RunningService,  # type: ignore[type-arg]
+    notifications_service: RunningService,  # type: ignore[type-arg]
+    clean_nats: str,
+) -> GatewaySettings:
+    """Every backend service plus NATS (live streams): for tests that cross notifications."""
+    return settings_for(
+        CATALOG_ADDR=catalog_service.address,
+        IDENTITY_ADDR=identity_service.address,
+        INCIDENTS_ADDR=incidents_service.address,
+        NOTIFICATIONS_ADDR=notifications_service.address,
+        NATS_URL=clean_nats,
     )
 
 

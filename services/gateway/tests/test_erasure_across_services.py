@@ -14,7 +14,7 @@ from cityhub_gateway.config import GatewaySettings
 from cityhub_sdk.app import RunningService
 from cityhub_sdk.testing import eventually
 
-from .conftest import INTERNAL_TOKEN, SignIn
+from .conftest import SignIn
 
 HOME = (47.6062, -122.3321)
 # Tables whose job is to remember that an erasure happened (they hold the random id, nothing personal).
@@ -23,23 +23,9 @@ PLATFORM_TABLES = {"outbox_events", "processed_events", "dead_letters", "alembic
 
 
 @pytest.fixture
-def gateway_settings(  # overrides conftest: erasure involves every service that holds resident data
-    catalog_service: RunningService,  # type: ignore[type-arg]
-    identity_service: RunningService,  # type: ignore[type-arg]
-    incidents_service: RunningService,  # type: ignore[type-arg]
-    notifications_service: RunningService,  # type: ignore[type-arg]
-) -> GatewaySettings:
-    return GatewaySettings(  # type: ignore[call-arg]
-        CATALOG_ADDR=catalog_service.address,
-        IDENTITY_ADDR=identity_service.address,
-        INCIDENTS_ADDR=incidents_service.address,
-        NOTIFICATIONS_ADDR=notifications_service.address,
-        INTERNAL_API_TOKEN=INTERNAL_TOKEN,
-        JWKS_MIN_REFRESH_S=0,
-        AUTH_REVOCATION_TTL_S=0,
-        AUTH_RATE_LIMIT_PER_MINUTE=10_000,
-        LOG_JSON=False,
-    )
+def gateway_settings(full_gateway_settings: GatewaySettings) -> GatewaySettings:
+    """This module crosses notifications: every service and NATS."""
+    return full_gateway_settings
 
 
 async def mentions(service: RunningService, needles: list[str]) -> list[str]:  # type: ignore[type-arg]

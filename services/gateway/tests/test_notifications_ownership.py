@@ -6,34 +6,17 @@ from __future__ import annotations
 import httpx
 import pytest
 from cityhub_gateway.config import GatewaySettings
-from cityhub_sdk.app import RunningService
 from cityhub_sdk.testing import eventually
 
-from .conftest import INTERNAL_TOKEN, SignIn
+from .conftest import SignIn
 
 HOME = (47.6062, -122.3321)
 
 
 @pytest.fixture
-def gateway_settings(  # overrides conftest: this module also needs notifications and NATS
-    catalog_service: RunningService,  # type: ignore[type-arg]
-    identity_service: RunningService,  # type: ignore[type-arg]
-    incidents_service: RunningService,  # type: ignore[type-arg]
-    notifications_service: RunningService,  # type: ignore[type-arg]
-    clean_nats: str,
-) -> GatewaySettings:
-    return GatewaySettings(  # type: ignore[call-arg]
-        CATALOG_ADDR=catalog_service.address,
-        IDENTITY_ADDR=identity_service.address,
-        INCIDENTS_ADDR=incidents_service.address,
-        NOTIFICATIONS_ADDR=notifications_service.address,
-        NATS_URL=clean_nats,
-        INTERNAL_API_TOKEN=INTERNAL_TOKEN,
-        JWKS_MIN_REFRESH_S=0,
-        AUTH_REVOCATION_TTL_S=0,
-        AUTH_RATE_LIMIT_PER_MINUTE=10_000,
-        LOG_JSON=False,
-    )
+def gateway_settings(full_gateway_settings: GatewaySettings) -> GatewaySettings:
+    """This module crosses notifications: every service and NATS."""
+    return full_gateway_settings
 
 
 async def test_resident_b_gets_404_for_every_object_of_resident_a(api: httpx.AsyncClient, sign_in: SignIn) -> None:

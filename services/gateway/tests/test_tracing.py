@@ -32,3 +32,16 @@ async def test_http_request_and_grpc_call_share_one_trace(
     for span in in_trace:
         for value in (span.attributes or {}).values():
             assert "@" not in str(value)
+
+
+async def test_query_strings_with_coordinates_stay_out_of_spans(
+    api: httpx.AsyncClient, span_exporter: InMemorySpanExporter
+) -> None:
+    span_exporter.clear()
+    response = await api.get("/v1/service-centers?lat=47.6101&lon=-122.3344&radius_m=3000&access_token=secret-ish")
+    assert response.status_code == 200
+    spans = span_exporter.get_finished_spans()
+    assert any(s.attributes and s.attributes.get("http.route") == "GET /v1/service-centers" for s in spans)
+    for span in spans:
+        for value in (span.attributes or {}).values():
+            assert "47.6101" not in str(value) and "secret-ish" not in str(value), span.attributes

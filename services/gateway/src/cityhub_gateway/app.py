@@ -11,7 +11,6 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 
 from cityhub_gateway.auth import Authenticator, provide_caller
 from cityhub_gateway.clients import ServiceClients
@@ -21,6 +20,7 @@ from cityhub_gateway.identity import auth_rate_limit
 from cityhub_gateway.policy import policy_guard
 from cityhub_gateway.routes import ROUTE_HANDLERS
 from cityhub_gateway.stream import StreamHub
+from cityhub_gateway.tracing import tracing_plugin
 
 
 def _provide_clients(state: State) -> ServiceClients:
@@ -77,7 +77,7 @@ def create_app(settings: GatewaySettings, clients: ServiceClients | None = None)
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(allow_origins=list(settings.cors_allow_origins), allow_credentials=False),
         request_max_body_size=settings.max_body_bytes,
-        plugins=[OpenTelemetryPlugin(OpenTelemetryConfig())],
+        plugins=[tracing_plugin()],
         openapi_config=OpenAPIConfig(
             title="CityHub API",
             version="1.0.0",

@@ -92,6 +92,20 @@ async def test_acceptance_1_report_40m_away_offers_the_existing_one_400m_is_new(
     assert await count(incidents, Report) == 4
 
 
+async def test_simultaneous_reports_of_one_problem_file_one_and_offer_it_to_the_others(stub, incidents) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from cityhub_incidents.models import Report
+
+    spots = [moved(*CENTRE, 10 * i) for i in range(6)]  # six residents, one pothole, same moment
+    answers = await asyncio.gather(*(stub.CreateReport(pothole(*spot)) for spot in spots))
+    created = [a.report.id for a in answers if a.created]
+    assert len(created) == 1
+    assert all(a.duplicate_of.id == created[0] for a in answers if not a.created)
+    assert await count(incidents, Report) == 1
+    assert len(await outbox(incidents, "cityhub.incidents.report.created")) == 1
+
+
 async def test_closed_reports_are_not_duplicates(stub, people) -> None:  # type: ignore[no-untyped-def]
     staff = await people.person("staff", "roads")
     first = (await stub.CreateReport(pothole(*CENTRE))).report

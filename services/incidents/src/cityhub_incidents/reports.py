@@ -5,11 +5,13 @@ Every use case validates first and writes in one transaction, events included (o
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
 import math
 import uuid
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
@@ -36,6 +38,7 @@ from cityhub_incidents.repository import (
     dao_get_report,
     dao_history,
     dao_list_reports,
+    dao_lock_filing,
     dao_nearby_candidates,
     dao_nearest_open_duplicate,
     dao_reported_ids,
@@ -118,6 +121,14 @@ def _decode_token(token: str) -> object:
         raise InvalidArgument("invalid page_token") from exc
 
 
+class _FiledMeanwhile(Exception):
+    """The duplicate check under the filing lock found a report filed since the first look."""
+
+    def __init__(self, report_id: str) -> None:
+        super().__init__(report_id)
+        self.report_id = report_id  # an id, not the row: the row goes stale with the rolled-back session
+
+
 class ReportsService:
     def __init__(
         self,
@@ -133,6 +144,9 @@ class ReportsService:
         self.photos = photos
         self.duplicate_window = duplicate_window
         self.max_radius_m = max_radius_m
+        # Filing is serialised per category so the duplicate check and the insert see one another:
+        # in-process here, across replicas by an advisory lock inside the transaction (PostgreSQL).
+        self._filing_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     # ------------------------------------------------------------------ filing
     async def _category(self, key: str) -> Category:
@@ -223,7 +237,12 @@ class ReportsService:
             device_id=contact[3],
         )
         try:
-            async with self.db.transaction() as session:
+            async with self._filing_locks[category.slug], self.db.transaction() as session:
+                if not new.force:
+                    await dao_lock_filing(session, category.slug)
+                    twin = await self._open_duplicate(category, new.lat, new.lon, session)
+                    if twin is not None:
+                        raise _FiledMeanwhile(twin.id)
                 if key is not None:
                     await idempotency.remember(session, key, report.id)
                 session.add(report)
@@ -238,6 +257,20 @@ class ReportsService:
                 if account_id is not None:
                     await dao_follow(session, report.id, account_id)
                     publishing.followed(session, report.id, account_id)
+        except _FiledMeanwhile as found:
+            # Someone filed the same problem while we were validating: offer theirs to follow.
+            if photo_key is not None:
+                await self.photos.delete(photo_key)
+            if key is not None:
+                replay = await self._replay(caller, key)  # ... unless it was our own twin
+                if replay is not None:
+                    return replay
+            async with self.db.session() as session:
+                twin = await dao_get_report(session, found.report_id)
+            if twin is None:  # merged or erased in between: extremely unlikely, and safe to retry
+                raise FailedPrecondition("a report for this spot changed meanwhile; please try again") from None
+            twin_view = await self._view(caller, twin, distance_m=haversine_m(new.lat, new.lon, twin.lat, twin.lon))
+            return CreateResult(created=None, duplicate_of=twin_view)
         except BaseException as exc:
             if photo_key is not None:
                 await self.photos.delete(photo_key)
@@ -255,7 +288,9 @@ class ReportsService:
             return None
         return CreateResult(created=await self.get(caller, report_id), duplicate_of=None, replayed=True)
 
-    async def _open_duplicate(self, category: Category, lat: float, lon: float) -> Report | None:
+    async def _open_duplicate(
+        self, category: Category, lat: float, lon: float, session: AsyncSession | None = None
+    ) -> Report | None:
         radius = float(category.report_radius_m)
         ky, kx = equirectangular_scale(lat)
         query = NearbyQuery(
@@ -267,10 +302,12 @@ class ReportsService:
             meters_per_deg_lat=ky,
             meters_per_deg_lon=kx,
         )
-        async with self.db.session() as session:
-            return await dao_nearest_open_duplicate(
-                session, query, cells=disk_cells(lat, lon, radius, 9), since=now() - self.duplicate_window
-            )
+        cells = disk_cells(lat, lon, radius, 9)
+        since = now() - self.duplicate_window
+        if session is not None:
+            return await dao_nearest_open_duplicate(session, query, cells=cells, since=since)
+        async with self.db.session() as read:
+            return await dao_nearest_open_duplicate(read, query, cells=cells, since=since)
 
     # ------------------------------------------------------------------ reading
     async def _view(

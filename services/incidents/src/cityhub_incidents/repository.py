@@ -248,3 +248,16 @@ async def dao_forget_actor(session: AsyncSession, account_id: str) -> None:
 
 async def dao_idempotency_key(session: AsyncSession, scope: str, kind: str, key: str) -> IdempotencyKey | None:
     return await session.get(IdempotencyKey, (scope, kind, key))
+
+
+async def dao_lock_filing(session: AsyncSession, category: str) -> None:
+    """Serialise filing in one category across replicas until this transaction ends (PostgreSQL).
+
+    SQLite needs nothing more: it has one writer, and the service's own per-category lock orders
+    the check and the insert within the process.
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await session.exec(  # type: ignore[call-overload]
+            sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), params={"key": f"incidents:filing:{category}"}
+        )

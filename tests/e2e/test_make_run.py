@@ -105,22 +105,28 @@ def _try_the_demo_city(base: str, credentials: dict[str, Any]) -> None:
 
 
 def test_make_run_serves_every_service_and_ctrl_c_stops_all(tmp_path: Path) -> None:
-    http_port = free_port()
+    ports: set[int] = set()
+    while len(ports) < 7:  # seven distinct free ports: a repeat would make run.py refuse to start
+        ports.add(free_port())
+    http_port, nats_port, *service_ports = sorted(ports)
+    log_path = tmp_path / "make-run.log"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("CITYHUB_", "NATS_URL", "DATABASE_URL"))},
         "CITYHUB_RUN_DIR": str(tmp_path / "run"),
         "CITYHUB_HTTP_PORT": str(http_port),
-        "CITYHUB_NATS_PORT": str(free_port()),
+        "CITYHUB_NATS_PORT": str(nats_port),
         **{
-            f"CITYHUB_{name}_PORT": str(free_port())
-            for name in ("IDENTITY", "CATALOG", "WAITTIMES", "INCIDENTS", "NOTIFICATIONS")
+            f"CITYHUB_{name}_PORT": str(port)
+            for name, port in zip(
+                ("IDENTITY", "CATALOG", "WAITTIMES", "INCIDENTS", "NOTIFICATIONS"), service_ports, strict=True
+            )
         },
     }
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "run.py")],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=log_path.open("wb"),  # a file, not a pipe: nobody reads a pipe while it runs
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, as a terminal would give it
     )
@@ -131,9 +137,11 @@ def test_make_run_serves_every_service_and_ctrl_c_stops_all(tmp_path: Path) -> N
             status, body = _health(f"http://127.0.0.1:{http_port}/health")
             if status == 200:
                 break
-            assert process.poll() is None, "make run exited during start-up"
+            if process.poll() is not None:
+                output = log_path.read_text(errors="replace")
+                raise AssertionError(f"make run exited during start-up:\n{output[-3000:]}")
             time.sleep(0.5)
-        assert status == 200, body
+        assert status == 200, (body, log_path.read_text(errors="replace")[-3000:])
         services = body["services"]
         assert isinstance(services, dict) and services
         expected = {

@@ -121,3 +121,28 @@ async def test_delete_account_erases_and_tracks_confirmations(
     await stub.RegisterAccount(identity_pb2.RegisterAccountRequest(email=EMAIL, password=PASSWORD))
     fresh = await stub.CreateToken(identity_pb2.CreateTokenRequest(email=EMAIL, password=PASSWORD))
     assert fresh.tokens.access_token
+
+
+async def test_confirmations_arriving_together_still_close_the_erasure(
+    identity: RunningService[IdentitySettings],
+) -> None:
+    """Each confirming service has its own consumer, so confirmations commit concurrently."""
+    import asyncio
+
+    from cityhub_identity.admin import record_confirmation
+    from cityhub_identity.models import ErasureRequest
+
+    services = ["incidents", "notifications", "waittimes", "requests"]
+    for attempt in range(5):
+        account_id = f"00000000-0000-0000-0000-00000000000{attempt}"
+        async with identity.db.transaction() as session:
+            session.add(ErasureRequest(id=f"erasure-{attempt}", account_id=account_id, expected_services=services))
+
+        async def confirm(service: str, account: str = account_id) -> None:
+            async with identity.db.transaction() as session:
+                await record_confirmation(session, account, service)
+
+        await asyncio.gather(*(confirm(service) for service in services))
+        async with identity.db.session() as session:
+            request = (await session.exec(select(ErasureRequest).where(ErasureRequest.account_id == account_id))).one()
+        assert request.completed_at is not None, f"attempt {attempt}: erasure left open"

@@ -137,11 +137,16 @@ class AdminService:
 
 
 async def record_confirmation(session: AsyncSession, account_id: str, service: str) -> None:
-    """Inside a consumer's transaction: note one service's confirmation, close the request when all did."""
+    """Inside a consumer's transaction: note one service's confirmation, close the request when all did.
+
+    Confirmations arrive on several consumers at once. The request row is locked first, so the
+    last one to commit sees every other confirmation and closes the request (without the lock,
+    two concurrent transactions on PostgreSQL could each miss the other's and never close it).
+    """
+    request: ErasureRequest | None = await dao_erasure(session, account_id, for_update=True)
     if await session.get(ErasureConfirmation, (account_id, service)) is None:
         session.add(ErasureConfirmation(account_id=account_id, service=service))
         await session.flush()
-    request: ErasureRequest | None = await dao_erasure(session, account_id)
     if request is None or request.completed_at is not None:
         return
     confirmed = {c.service for c in await dao_confirmations(session, account_id)}

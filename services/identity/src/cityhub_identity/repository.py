@@ -87,8 +87,11 @@ async def dao_api_key(session: AsyncSession, key_id: str) -> ApiKey | None:
     return await session.get(ApiKey, key_id)
 
 
-async def dao_erasure(session: AsyncSession, account_id: str) -> ErasureRequest | None:
-    return (await session.exec(select(ErasureRequest).where(ErasureRequest.account_id == account_id))).first()
+async def dao_erasure(session: AsyncSession, account_id: str, *, for_update: bool = False) -> ErasureRequest | None:
+    query = select(ErasureRequest).where(ErasureRequest.account_id == account_id)
+    if for_update:  # PostgreSQL row lock; SQLite has one writer anyway
+        query = query.with_for_update()
+    return (await session.exec(query)).first()
 
 
 async def dao_confirmations(session: AsyncSession, account_id: str) -> Sequence[ErasureConfirmation]:

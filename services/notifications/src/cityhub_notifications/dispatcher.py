@@ -11,7 +11,6 @@ any instant without sleeping.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 from cityhub_sdk.db import Database
 from cityhub_sdk.logging import get_logger
 from cityhub_sdk.tables import utcnow
+from cityhub_sdk.worker import CommitDrivenWorker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -57,7 +57,7 @@ def transition(delivery: Delivery, status: str, now: datetime | None = None) -> 
     delivery.updated_at = now or utcnow()
 
 
-class Dispatcher:
+class Dispatcher(CommitDrivenWorker):
     def __init__(
         self,
         db: Database,
@@ -67,47 +67,26 @@ class Dispatcher:
         metrics: DeliveryMetrics,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        super().__init__(
+            db,
+            name="notifications-dispatcher",
+            batch=settings.dispatch_batch,
+            poll_interval_s=settings.dispatch_interval_s,
+        )
         self.db = db
         self.clock = clock
         self.settings = settings
         self.channels = channels
         self.directory = directory
         self.metrics = metrics
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        db.on_commit(self._wake.set)
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="notifications-dispatcher")
 
     async def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
-            self._task = None
+        await super().stop()
         for channel in self.channels.values():
             await channel.close()
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                handled = await self.dispatch_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the worker outlives database and network hiccups
-                log.warning("dispatcher.failed", error=type(exc).__name__)
-                handled = 0
-                await asyncio.sleep(self.settings.dispatch_interval_s)
-            if handled >= self.settings.dispatch_batch:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.dispatch_interval_s)
+    async def run_once(self) -> int:
+        return await self.dispatch_once()
 
     async def dispatch_once(self) -> int:
         claimed = await self._claim()

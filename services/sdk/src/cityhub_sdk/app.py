@@ -113,7 +113,7 @@ class RunningService(Generic[S]):
     async def start(self) -> None:
         await self.bus.connect()
         self.parts = await self.definition.setup(self.context)
-        self.relay.start()
+        await self.relay.start()
         self.server = GrpcServer(
             host=self.settings.grpc_host,
             port=self.settings.grpc_port,

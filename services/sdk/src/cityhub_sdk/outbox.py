@@ -9,8 +9,6 @@ duplicate window, and consumers' processed-event records drop it after that.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable
 
@@ -23,6 +21,7 @@ from cityhub_sdk.db import Database
 from cityhub_sdk.events import Event, new_event, to_headers
 from cityhub_sdk.logging import get_logger
 from cityhub_sdk.tables import OutboxEvent, utcnow
+from cityhub_sdk.worker import CommitDrivenWorker
 
 log = get_logger(__name__)
 
@@ -48,7 +47,7 @@ def _row_to_event(row: OutboxEvent) -> Event:
     return from_message(row.subject, row.payload, json.loads(row.headers))
 
 
-class OutboxRelay:
+class OutboxRelay(CommitDrivenWorker):
     """Publishes outbox rows in order; one per process, safe to run in several replicas."""
 
     def __init__(
@@ -60,47 +59,13 @@ class OutboxRelay:
         poll_interval_s: float = 1.0,
         after_publish: Callable[[OutboxEvent], Awaitable[None]] | None = None,
     ) -> None:
+        super().__init__(db, name="outbox-relay", batch=batch, poll_interval_s=poll_interval_s)
         self.db = db
         self.bus = bus
-        self.batch = batch
-        self.poll_interval_s = poll_interval_s
         self._after_publish = after_publish  # a seam for crash tests, not for business logic
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        db.on_commit(self.wake)
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                published = await self.relay_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - keep relaying after NATS or DB hiccups
-                log.warning("outbox.relay_failed", error=type(exc).__name__)
-                published = 0
-                await asyncio.sleep(self.poll_interval_s)
-            if published >= self.batch:
-                continue
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
+    async def run_once(self) -> int:
+        return await self.relay_once()
 
     async def relay_once(self) -> int:
         """Publish up to one batch of pending rows; returns how many were published."""

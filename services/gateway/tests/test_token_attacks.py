@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 SignIn = Callable[..., Awaitable[dict[str, str]]]
 GENERIC_401 = {
-    "type": "about:blank",
-    "title": "Unauthorized",
+    "type": "/problems/unauthorized",
+    "title": "Sign-in required",
     "status": 401,
     "detail": "invalid or missing credentials",
     "instance": "/v1/me",
@@ -126,6 +126,8 @@ async def test_every_bad_token_gets_one_generic_401(
     missing = await api.get("/v1/me")
     assert missing.status_code == 401
     bodies.append(missing.json())
+    # Each answer has its own trace id (so support can find it); everything else is identical.
+    assert all(body.pop("trace_id", None) != "" for body in bodies)
     assert all(body == GENERIC_401 for body in bodies), bodies
 
 

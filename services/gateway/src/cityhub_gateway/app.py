@@ -9,17 +9,18 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 
 from cityhub_gateway.auth import Authenticator, provide_caller
 from cityhub_gateway.clients import ServiceClients
 from cityhub_gateway.config import GatewaySettings
-from cityhub_gateway.errors import EXCEPTION_HANDLERS
+from cityhub_gateway.errors import problem_details_plugin
 from cityhub_gateway.identity import auth_rate_limit
+from cityhub_gateway.openapi import complete_openapi, openapi_config
 from cityhub_gateway.policy import policy_guard
 from cityhub_gateway.routes import ROUTE_HANDLERS
 from cityhub_gateway.stream import StreamHub
+from cityhub_gateway.trace_header import trace_id_header
 from cityhub_gateway.tracing import tracing_plugin
 
 
@@ -68,24 +69,18 @@ def create_app(settings: GatewaySettings, clients: ServiceClients | None = None)
         lifespan=[lifespan],
         state=State({"settings": settings, "clients": clients}),
         guards=[policy_guard],
-        middleware=[auth_rate_limit(settings).middleware],
+        middleware=[trace_id_header, auth_rate_limit(settings).middleware],
         dependencies={
             "clients": Provide(_provide_clients, sync_to_thread=False),
             "settings": Provide(_provide_settings, sync_to_thread=False),
             "caller": Provide(provide_caller, sync_to_thread=False),
         },
-        exception_handlers=EXCEPTION_HANDLERS,
         cors_config=CORSConfig(allow_origins=list(settings.cors_allow_origins), allow_credentials=False),
         request_max_body_size=settings.max_body_bytes,
-        plugins=[tracing_plugin()],
-        openapi_config=OpenAPIConfig(
-            title="CityHub API",
-            version="1.0.0",
-            description="One API for a city's services: catalog, wait times, incidents, alerts, notifications.",
-            path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
-        ),
+        plugins=[tracing_plugin(), problem_details_plugin()],
+        openapi_config=openapi_config(render_plugins=[ScalarRenderPlugin()]),
     )
+    complete_openapi(app)
     # Verifies credentials for the policy guard; reads the clients the lifespan (or a test) provides.
     app.state.authenticator = Authenticator(lambda: app.state.clients.identity, settings)
     return app

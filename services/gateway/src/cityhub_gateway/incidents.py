@@ -24,7 +24,7 @@ from litestar.params import HeaderParameter, Parameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
 from cityhub_gateway.clients import ServiceClients
-from cityhub_gateway.errors import problem
+from cityhub_gateway.errors import ApiError
 from cityhub_gateway.lang import AcceptLanguage, LangQuery, negotiate
 
 MAX_RADIUS_M = 5000.0
@@ -241,13 +241,10 @@ class IncidentController(Controller):
         response = await clients.incidents.CreateReport(message, metadata=caller.metadata(), timeout=15)
         if not response.created:
             existing = report_json(response.duplicate_of)
-            return problem(
-                409,
-                "Already reported",
+            raise ApiError(
+                "conflict",
                 "An open report of the same kind exists close by: follow it instead, or repeat with ?force=true.",
-                instance=request.url.path,
-                existing_report=existing,
-                follow_url=existing["follow_url"],
+                extra={"existing_report": existing, "follow_url": existing["follow_url"]},
             )
         # A replay answers like the first create (201, same report), flagged for the client.
         headers = {REPLAYED_HEADER: "true"} if response.replayed else {}

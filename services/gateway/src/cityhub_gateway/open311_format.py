@@ -26,7 +26,7 @@ from cityhub_sdk.logging import get_logger
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from cityhub_gateway.errors import CLIENT_SAFE, GRPC_TO_HTTP
+from cityhub_gateway.errors import CLIENT_SAFE, GRPC_TO_KIND, KINDS
 
 log = get_logger(__name__)
 
@@ -137,10 +137,11 @@ def _open311_error_handler(request: Request[Any, Any, Any], exc: Open311Error) -
 
 
 def _grpc_error_handler(request: Request[Any, Any, Any], exc: grpc.aio.AioRpcError) -> Response[bytes]:
-    status, title = GRPC_TO_HTTP.get(exc.code(), (502, "Upstream error"))
+    kind = GRPC_TO_KIND.get(exc.code(), "upstream-error")
+    status, title = KINDS[kind].status, KINDS[kind].title["en"]
     if status == 422:
         status = 400  # Open311 clients know 400 for a bad request, not 422
-    detail = (exc.details() or title) if status in CLIENT_SAFE | {400} else title
+    detail = (exc.details() or title) if kind in CLIENT_SAFE else title
     return error_list(format_of(request), [(status, detail)])
 
 

@@ -100,8 +100,8 @@ POLICY.update(
         "GET /v1/stream": frozenset({PUBLIC}),
     }
 )
-# Framework routes that carry no data: the OpenAPI documents and CORS pre-flight.
-EXEMPT_PREFIXES = ("/schema",)
+# Routes that carry no data: the OpenAPI documents, the problem-type pages and CORS pre-flight.
+EXEMPT_PREFIXES = ("/schema", "/problems")
 
 
 def policy_key(method: str, path: str) -> str:

@@ -11,6 +11,7 @@ from cityhub_gateway.incidents import INCIDENTS_ROUTES
 from cityhub_gateway.notifications import NOTIFICATIONS_ROUTES
 from cityhub_gateway.open311 import OPEN311_ROUTES
 from cityhub_gateway.open311_requests import OPEN311_REQUESTS_ROUTES
+from cityhub_gateway.problem_pages import PROBLEM_PAGE_ROUTES
 from cityhub_gateway.staff import STAFF_ROUTES
 from cityhub_gateway.stream import STREAM_ROUTES
 
@@ -24,4 +25,5 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *STREAM_ROUTES,
     *STAFF_ROUTES,
     *OPEN311_REQUESTS_ROUTES,
+    *PROBLEM_PAGE_ROUTES,
 ]

@@ -9,6 +9,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
+from cityhub_sdk.errors import ServiceErrorInterceptor
 from cityhub_sdk.logging import get_logger
 
 log = get_logger(__name__)
@@ -40,7 +41,7 @@ class GrpcServer:
         self.readiness_interval_s = readiness_interval_s
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(), *interceptors],  # type: ignore[no-untyped-call]
+            interceptors=[aio_server_interceptor(), *interceptors, ServiceErrorInterceptor()],  # type: ignore[no-untyped-call]
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),

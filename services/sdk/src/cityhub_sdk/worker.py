@@ -1,8 +1,10 @@
-"""A background worker woken after every commit, polling as a fallback, draining in batches.
+"""Background work for every service: one loop, woken early on demand, polling as a fallback.
 
-The outbox relay and a service's delivery dispatcher both work through rows that a transaction
-has just written: waking on commit keeps latency low, polling covers rows written by other
-replicas, and a full batch means "go again at once".
+`CommitDrivenWorker` is woken after every commit and drains in batches (the outbox relay, a
+delivery dispatcher): waking on commit keeps latency low, polling covers rows written by other
+replicas, and a full batch means "go again at once". `PeriodicTask` runs a job every interval
+(sweepers, health checks), and `wake()` runs it early. A failed round is logged and retried next
+round: the loop outlives database and network hiccups.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 
 from cityhub_sdk.db import Database
 from cityhub_sdk.logging import get_logger
@@ -17,15 +20,16 @@ from cityhub_sdk.logging import get_logger
 log = get_logger(__name__)
 
 
-class CommitDrivenWorker(ABC):
-    def __init__(self, db: Database, *, name: str, batch: int, poll_interval_s: float) -> None:
+class BackgroundLoop(ABC):
+    """Calls `run_once` until stopped; a result of at least `batch` means "more is waiting"."""
+
+    def __init__(self, *, name: str, batch: int, poll_interval_s: float) -> None:
         self.name = name
         self.batch = batch
         self.poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        db.on_commit(self.wake)
 
     @abstractmethod
     async def run_once(self) -> int:
@@ -35,6 +39,7 @@ class CommitDrivenWorker(ABC):
         self._wake.set()
 
     async def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
@@ -53,12 +58,29 @@ class CommitDrivenWorker(ABC):
                 handled = await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the worker outlives database and network hiccups
+            except Exception as exc:  # noqa: BLE001 - the loop outlives database and network hiccups
                 log.warning("worker.failed", worker=self.name, error=type(exc).__name__)
                 handled = 0
-                await asyncio.sleep(self.poll_interval_s)
             if handled >= self.batch:
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
+
+
+class CommitDrivenWorker(BackgroundLoop):
+    def __init__(self, db: Database, *, name: str, batch: int, poll_interval_s: float) -> None:
+        super().__init__(name=name, batch=batch, poll_interval_s=poll_interval_s)
+        db.on_commit(self.wake)
+
+
+class PeriodicTask(BackgroundLoop):
+    """Runs `job` every `interval_s` (and at once after `wake()`)."""
+
+    def __init__(self, job: Callable[[], Awaitable[object]], *, name: str, interval_s: float) -> None:
+        super().__init__(name=name, batch=1, poll_interval_s=interval_s)
+        self.job = job
+
+    async def run_once(self) -> int:
+        await self.job()
+        return 0

@@ -633,10 +633,24 @@ class City(_message.Message):
     CENTER_LAT_FIELD_NUMBER: _builtins.int
     CENTER_LON_FIELD_NUMBER: _builtins.int
     BOUNDARY_FIELD_NUMBER: _builtins.int
+    CONTACT_PHONE_FIELD_NUMBER: _builtins.int
+    CONTACT_EMAIL_FIELD_NUMBER: _builtins.int
+    EMERGENCY_PHONE_FIELD_NUMBER: _builtins.int
+    JURISDICTION_ID_FIELD_NUMBER: _builtins.int
+    WEBSITE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     timezone: _builtins.str
+    """IANA name, e.g. America/Los_Angeles"""
     center_lat: _builtins.float
     center_lon: _builtins.float
+    contact_phone: _builtins.str
+    """the city's general line (311)"""
+    contact_email: _builtins.str
+    emergency_phone: _builtins.str
+    """e.g. 911"""
+    jurisdiction_id: _builtins.str
+    """Open311 jurisdiction_id, e.g. lakeview.example"""
+    website: _builtins.str
     @_builtins.property
     def boundary(self) -> _containers.RepeatedCompositeFieldContainer[Global___LatLon]: ...
     def __init__(
@@ -647,10 +661,15 @@ class City(_message.Message):
         center_lat: _builtins.float = ...,
         center_lon: _builtins.float = ...,
         boundary: _abc.Iterable[Global___LatLon] | None = ...,
+        contact_phone: _builtins.str = ...,
+        contact_email: _builtins.str = ...,
+        emergency_phone: _builtins.str = ...,
+        jurisdiction_id: _builtins.str = ...,
+        website: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["boundary", b"boundary", "center_lat", b"center_lat", "center_lon", b"center_lon", "name", b"name", "timezone", b"timezone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["boundary", b"boundary", "center_lat", b"center_lat", "center_lon", b"center_lon", "contact_email", b"contact_email", "contact_phone", b"contact_phone", "emergency_phone", b"emergency_phone", "jurisdiction_id", b"jurisdiction_id", "name", b"name", "timezone", b"timezone", "website", b"website"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -9,6 +9,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -19,6 +20,24 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _StatusGroup:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _StatusGroupEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StatusGroup.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    STATUS_GROUP_UNSPECIFIED: _StatusGroup.ValueType  # 0
+    STATUS_GROUP_OPEN: _StatusGroup.ValueType  # 1
+    STATUS_GROUP_CLOSED: _StatusGroup.ValueType  # 2
+
+class StatusGroup(_StatusGroup, metaclass=_StatusGroupEnumTypeWrapper):
+    """The two groups every status belongs to; incidents owns which status is in which group."""
+
+STATUS_GROUP_UNSPECIFIED: StatusGroup.ValueType  # 0
+STATUS_GROUP_OPEN: StatusGroup.ValueType  # 1
+STATUS_GROUP_CLOSED: StatusGroup.ValueType  # 2
+Global___StatusGroup: _TypeAlias = StatusGroup  # noqa: Y015
 
 @_typing.final
 class HistoryEntry(_message.Message):
@@ -169,6 +188,7 @@ class Report(_message.Message):
     HISTORY_FIELD_NUMBER: _builtins.int
     REPORTER_FIELD_NUMBER: _builtins.int
     STAFF_NOTES_FIELD_NUMBER: _builtins.int
+    STATUS_GROUP_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     category: _builtins.str
     """catalog service slug"""
@@ -193,6 +213,8 @@ class Report(_message.Message):
     """the caller follows this report"""
     mine: _builtins.bool
     """the caller filed this report"""
+    status_group: Global___StatusGroup.ValueType
+    """open or closed, as incidents defines them (Open311's status)"""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -241,10 +263,11 @@ class Report(_message.Message):
         history: _abc.Iterable[Global___HistoryEntry] | None = ...,
         reporter: Global___ReporterContact | None = ...,
         staff_notes: _abc.Iterable[Global___StaffNote] | None = ...,
+        status_group: Global___StatusGroup.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "expected_at", b"expected_at", "reporter", b"reporter", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "anonymous", b"anonymous", "attributes", b"attributes", "category", b"category", "created_at", b"created_at", "department", b"department", "description", b"description", "distance_m", b"distance_m", "expected_at", b"expected_at", "follower_count", b"follower_count", "following", b"following", "has_photo", b"has_photo", "history", b"history", "id", b"id", "lat", b"lat", "lon", b"lon", "mine", b"mine", "parent_id", b"parent_id", "reporter", b"reporter", "service_code", b"service_code", "staff_notes", b"staff_notes", "status", b"status", "status_notes", b"status_notes", "updated_at", b"updated_at", "zipcode", b"zipcode"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "anonymous", b"anonymous", "attributes", b"attributes", "category", b"category", "created_at", b"created_at", "department", b"department", "description", b"description", "distance_m", b"distance_m", "expected_at", b"expected_at", "follower_count", b"follower_count", "following", b"following", "has_photo", b"has_photo", "history", b"history", "id", b"id", "lat", b"lat", "lon", b"lon", "mine", b"mine", "parent_id", b"parent_id", "reporter", b"reporter", "service_code", b"service_code", "staff_notes", b"staff_notes", "status", b"status", "status_group", b"status_group", "status_notes", b"status_notes", "updated_at", b"updated_at", "zipcode", b"zipcode"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -487,12 +510,15 @@ class ListReportsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     SERVICE_CODES_FIELD_NUMBER: _builtins.int
+    STATUS_GROUP_FIELD_NUMBER: _builtins.int
     service_code: _builtins.str
     category: _builtins.str
     department: _builtins.str
     page_size: _builtins.int
     """default 100, max 1000"""
     page_token: _builtins.str
+    status_group: Global___StatusGroup.ValueType
+    """only open or only closed reports (in addition to statuses)"""
     @_builtins.property
     def report_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -522,10 +548,11 @@ class ListReportsRequest(_message.Message):
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
         service_codes: _abc.Iterable[_builtins.str] | None = ...,
+        status_group: Global___StatusGroup.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "start", b"start"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "department", b"department", "end", b"end", "page_size", b"page_size", "page_token", b"page_token", "report_ids", b"report_ids", "service_code", b"service_code", "service_codes", b"service_codes", "start", b"start", "statuses", b"statuses"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "department", b"department", "end", b"end", "page_size", b"page_size", "page_token", b"page_token", "report_ids", b"report_ids", "service_code", b"service_code", "service_codes", b"service_codes", "start", b"start", "status_group", b"status_group", "statuses", b"statuses"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

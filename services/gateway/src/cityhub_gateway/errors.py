@@ -99,6 +99,7 @@ class ApiError(ProblemDetailsException):
         super().__init__(detail=detail, status_code=KINDS[kind].status, headers=headers, extra=extra)
         self.kind = kind
         self.errors = errors
+        self.detail = detail  # HTTPException would fill in the status phrase; the kind's text is better
 
     def to_response(self, request: Request[Any, Any, Any]) -> Response[Any]:
         return render_problem(request, self)

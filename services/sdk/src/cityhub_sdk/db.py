@@ -7,6 +7,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -42,14 +44,28 @@ def _on_sqlite_connect(dbapi_connection: Any, _: Any) -> None:
     cursor.close()
 
 
+def _trace_statements(engine: AsyncEngine) -> AsyncEngine:
+    """A span per statement (SQL text with placeholders, never the bound values), in the caller's trace.
+
+    The instrumentor's global `instrument()` patches one engine per process; every service and test
+    creates its own, so each engine gets its own tracer hook. The tracer is a proxy: spans go to
+    whatever provider telemetry configures, before or after the engine exists.
+    """
+    connections = metrics.get_meter("cityhub_sdk.db").create_up_down_counter(
+        "db.client.connections.usage", unit="connections", description="Connections by state"
+    )
+    EngineTracer(trace.get_tracer("cityhub_sdk.db"), engine.sync_engine, connections)  # type: ignore[no-untyped-call]
+    return engine
+
+
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalize_database_url(url)
     if is_sqlite(url):
         _prepare_sqlite_file(url)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
-        return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return _trace_statements(engine)
+    return _trace_statements(create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True))
 
 
 class Database:

@@ -12,6 +12,10 @@ from typing import Any
 
 import grpc
 
+from cityhub_sdk.logging import get_logger
+
+log = get_logger(__name__)
+
 
 class ServiceError(Exception):
     """Base class: `str(error)` is safe to show a client; `code` is its gRPC status."""
@@ -58,18 +62,24 @@ class Unavailable(ServiceError):
 Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 
-def _mapped(behaviour: Behaviour) -> Behaviour:
+def _mapped(behaviour: Behaviour, method: str) -> Behaviour:
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             return await behaviour(request, context)
         except ServiceError as exc:
             await context.abort(exc.code, exc.detail)
+        except grpc.aio.AbortError:
+            raise  # a handler's own context.abort(...)
+        except Exception as exc:  # noqa: BLE001 - never send an exception's text or class to a client
+            log.error("grpc.unhandled_error", method=method, error=type(exc).__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
     return call
 
 
 class ServiceErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Maps every `ServiceError` a unary handler raises onto its status; installed by `GrpcServer`."""
+    """Maps every `ServiceError` a unary handler raises onto its status, and anything else onto a bare
+    INTERNAL (the exception is logged by class, never sent); installed by `GrpcServer`."""
 
     async def intercept_service(
         self,
@@ -80,7 +90,7 @@ class ServiceErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if handler is None or handler.unary_unary is None:
             return handler
         return grpc.unary_unary_rpc_method_handler(
-            _mapped(handler.unary_unary),
+            _mapped(handler.unary_unary, handler_call_details.method),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )

@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install run test test-fast lint format protos proto-drift bench clean
+.PHONY: help install browser run test test-fast lint format protos proto-drift bench clean
 
 help: ## List every target with a one-line description
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -20,7 +20,15 @@ $(VENV)/.synced: $(UV_BIN) uv.lock pyproject.toml $(wildcard services/*/pyprojec
 	$(UV_BIN) sync --all-packages --locked
 	@touch $@
 
-install: $(VENV)/.synced ## Install every dependency, pinned by uv.lock, into .venv
+install: $(VENV)/.synced browser ## Install every dependency, pinned by uv.lock, into .venv
+
+# The browser tests drive Debian's chromium (Playwright never downloads a browser of its own).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: the browser tests need chromium: sudo apt-get install -y chromium"; fi; }
 
 run: install ## Start the whole platform with a seeded demo city (Ctrl-C stops it)
 	$(PY) scripts/run.py

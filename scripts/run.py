@@ -7,10 +7,15 @@ processes under honcho, seeds the demo city, prints the URLs. Ctrl-C stops every
 
 Every port is configurable, and the defaults avoid the standard 4222/5432 so that servers already
 running on this machine do not collide with ours.
+
+Secrets never reach a command line (any local user reads those with `ps`): each process's settings
+are written to a 0600 JSON file under .run/env/, and its Procfile line is `run.py --exec FILE`,
+which loads that file into the environment and execs the service in its place.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import secrets
@@ -25,6 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = Path(os.environ.get("CITYHUB_RUN_DIR", ROOT / ".run")).resolve()
+ENV_DIR = RUN_DIR / "env"  # one private settings file per process
 BIN = Path(sys.executable).parent
 PYTHON = str(Path(sys.executable))
 
@@ -59,12 +65,19 @@ def database_url(name: str) -> str:
     return os.environ.get(f"CITYHUB_{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{RUN_DIR / f'{name}.db'}")
 
 
+def write_private(path: Path, text: str) -> None:
+    """Writes `text` to a file only its owner can read, from the first byte on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file keeps its mode through O_CREAT
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
+
+
 def internal_token() -> str:
     """The token services present to each other; made once per run directory, kept private."""
     path = RUN_DIR / "internal-token"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        write_private(path, secrets.token_urlsafe(32))
     return path.read_text().strip()
 
 
@@ -83,8 +96,19 @@ def service_env(name: str, port: int, nats_url: str, peers: dict[str, str]) -> d
 
 
 def procfile_line(name: str, env: dict[str, str], command: list[str]) -> str:
-    assignments = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
-    return f"{name}: env {assignments} {shlex.join(command)}"
+    """A Procfile line that holds no setting: `env` and `command` go to a private file it names."""
+    ENV_DIR.mkdir(mode=0o700, exist_ok=True)
+    ENV_DIR.chmod(0o700)
+    spec = ENV_DIR / f"{name}.json"
+    write_private(spec, json.dumps({"command": command, "env": env}, indent=2))
+    return f"{name}: {shlex.join([PYTHON, str(Path(__file__).resolve()), '--exec', str(spec)])}"
+
+
+def exec_process(spec_path: str) -> None:
+    """`run.py --exec FILE`: become FILE's command with FILE's variables added to the environment."""
+    spec = json.loads(Path(spec_path).read_text())
+    command: list[str] = spec["command"]
+    os.execve(command[0], command, {**os.environ, **spec["env"]})
 
 
 def wait_for_health(url: str, timeout_s: float, process: subprocess.Popen[bytes]) -> dict[str, object]:
@@ -142,6 +166,7 @@ def main() -> None:
         "OTEL_SERVICE_NAME": "gateway",
         "HTTP_HOST": os.environ.get("CITYHUB_HTTP_HOST", "127.0.0.1"),
         "HTTP_PORT": str(http_port),
+        "NATS_URL": nats_url,  # live notifications (GET /v1/stream)
         "LOG_JSON": os.environ.get("LOG_JSON", "false"),
         "CITYHUB_RUN_DIR": str(RUN_DIR),
         **peers,
@@ -149,7 +174,6 @@ def main() -> None:
     lines.append(procfile_line("gateway", gateway_env, [PYTHON, "-m", "cityhub_gateway"]))
     procfile = RUN_DIR / "Procfile"
     procfile.write_text("\n".join(lines) + "\n")
-    procfile.chmod(0o600)  # it holds the internal service token
 
     honcho = subprocess.Popen([str(BIN / "honcho"), "-f", str(procfile), "-d", str(ROOT), "start"])
     try:
@@ -188,5 +212,14 @@ def main() -> None:
                 honcho.wait()
 
 
-if __name__ == "__main__":
+def cli() -> None:
+    parser = argparse.ArgumentParser(description="Start the whole CityHub platform (make run).")
+    parser.add_argument("--exec", metavar="FILE", dest="spec", help="internal: start one process from its file")
+    args = parser.parse_args()
+    if args.spec:
+        exec_process(args.spec)
     main()
+
+
+if __name__ == "__main__":
+    cli()

@@ -184,18 +184,16 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
 
 async def measure(url: str, queries: int) -> dict[str, Any]:
     from cityhub.incidents.v1 import incidents_pb2, incidents_pb2_grpc
-    from cityhub_incidents.alerts import AlertsService
     from cityhub_incidents.categories import CategoryDirectory
     from cityhub_incidents.photos import LocalPhotoStorage
-    from cityhub_incidents.reports import ReportsService
     from cityhub_incidents.server import IncidentsServicer
+    from cityhub_incidents.service import IncidentsServices
     from cityhub_sdk.db import Database
     from cityhub_sdk.grpc_server import GrpcServer
 
     db = Database(url)
     categories = CategoryDirectory("127.0.0.1:9")  # never called by searches
-    reports = ReportsService(db, categories, LocalPhotoStorage(Path("/nonexistent")))
-    servicer = IncidentsServicer(reports, AlertsService(db), db)
+    servicer = IncidentsServicer(IncidentsServices.build(db, categories, LocalPhotoStorage(Path("/nonexistent"))))
     server = GrpcServer(
         host="127.0.0.1",
         port=0,

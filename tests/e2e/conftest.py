@@ -10,17 +10,29 @@ calls them: run synchronous HTTP clients through `await asyncio.to_thread(...)`.
 
     platform = await serve_platform({"identity": ServiceSpec(IDENTITY), "catalog": ServiceSpec(CATALOG, seed=...)})
     GeoReport(platform.gateway_url + "/open311/v2").get_service_list()  # inside asyncio.to_thread
+
+`start_make_run` / the session fixture `make_run` start the platform the way a newcomer does:
+scripts/run.py (what `make run` calls) from a shell environment without any CityHub setting,
+given only what the README documents (its ports, on free ones here) and a scratch run directory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +44,7 @@ from cityhub_sdk.migrations import upgrade_async
 from cityhub_sdk.testing import free_port, service_settings
 from cityhub_sdk.testing.plugin import DatabaseFactory
 
+ROOT = Path(__file__).resolve().parents[2]
 INTERNAL_TOKEN = "e2e-internal-token"
 UNSTARTED_PEER = "127.0.0.1:9"  # the discard port: calls fail fast with UNAVAILABLE
 
@@ -155,3 +168,146 @@ async def serve_platform(database_factory: DatabaseFactory, clean_nats: str) -> 
         for gateway in gateways:
             await asyncio.to_thread(gateway.stop)
         await stack.aclose()
+
+
+# --- `make run` as a newcomer starts it -------------------------------------------------------
+
+MAKE_RUN_SERVICES = ("IDENTITY", "CATALOG", "WAITTIMES", "INCIDENTS", "NOTIFICATIONS")
+START_TIMEOUT_S = 150.0
+
+
+def health(url: str) -> tuple[int, dict[str, Any]]:
+    """(status, body) of GET /health; (0, {}) while nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+    except OSError:
+        return 0, {}
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, read from /proc (works without psutil)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def newcomer_env(run_dir: Path, http_port: int, nats_port: int, service_ports: list[int]) -> dict[str, str]:
+    """This shell's environment less every CityHub setting, plus the ports the README documents."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITYHUB_", "NATS_URL", "DATABASE_URL"))}
+    return {
+        **env,
+        "CITYHUB_RUN_DIR": str(run_dir),
+        "CITYHUB_HTTP_PORT": str(http_port),
+        "CITYHUB_NATS_PORT": str(nats_port),
+        **{f"CITYHUB_{name}_PORT": str(port) for name, port in zip(MAKE_RUN_SERVICES, service_ports, strict=True)},
+    }
+
+
+@dataclass
+class MakeRun:
+    """A running scripts/run.py in its own process group (as a terminal gives it)."""
+
+    process: subprocess.Popen[bytes]
+    run_dir: Path
+    log_path: Path
+    base_url: str
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def credentials(self) -> dict[str, Any] | None:
+        """.run/demo-credentials.json once the demo seeding wrote it whole, else None."""
+        try:
+            data: dict[str, Any] = json.loads((self.run_dir / "demo-credentials.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return data if data.get("residents") else None
+
+    def wait_healthy(self, timeout_s: float = START_TIMEOUT_S) -> dict[str, Any]:
+        """The /health body once it answers 200; fails with the log if run.py exits or time runs out."""
+        deadline = time.monotonic() + timeout_s
+        status, body = 0, {}
+        while time.monotonic() < deadline:
+            status, body = health(f"{self.base_url}/health")
+            if status == 200:
+                return body
+            if self.process.poll() is not None:
+                raise AssertionError(f"make run exited during start-up:\n{self.log_tail()}")
+            time.sleep(0.5)
+        raise AssertionError(f"make run was not healthy in time ({status} {body}):\n{self.log_tail()}")
+
+    def wait_seeded(self, timeout_s: float = START_TIMEOUT_S) -> dict[str, Any]:
+        """The demo credentials, written after the platform is healthy (run.py prints its URLs then)."""
+        deadline = time.monotonic() + timeout_s
+        while (data := self.credentials()) is None:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"make run did not seed the demo city:\n{self.log_tail()}")
+            time.sleep(0.5)
+        return data
+
+    def internal_token(self) -> str:
+        return (self.run_dir / "internal-token").read_text().strip()
+
+    def interrupt(self) -> None:
+        """What Ctrl-C does in a terminal: SIGINT to the whole process group."""
+        os.killpg(self.process.pid, signal.SIGINT)
+
+    def stop(self) -> None:
+        """Ctrl-C, then SIGKILL to the group if it has not stopped in time."""
+        if self.process.poll() is None:
+            self.interrupt()
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def start_make_run(workdir: Path) -> MakeRun:
+    """Starts scripts/run.py on free ports with `workdir/run` as its run directory (not yet up)."""
+    ports: set[int] = set()
+    while len(ports) < 2 + len(MAKE_RUN_SERVICES):  # distinct: a repeat would make run.py refuse to start
+        ports.add(free_port())
+    http_port, nats_port, *service_ports = sorted(ports)
+    run_dir = workdir / "run"
+    log_path = workdir / "make-run.log"
+    with log_path.open("wb") as log:  # a file, not a pipe: nobody reads a pipe while it runs
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "run.py")],
+            env=newcomer_env(run_dir, http_port, nats_port, service_ports),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return MakeRun(process=process, run_dir=run_dir, log_path=log_path, base_url=f"http://127.0.0.1:{http_port}")
+
+
+@pytest.fixture(scope="session")
+def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
+    """One `make run` platform, healthy and seeded, shared by the tests that only use it."""
+    run = start_make_run(tmp_path_factory.mktemp("make-run"))
+    try:
+        run.wait_healthy()
+        run.wait_seeded()
+        yield run
+    finally:
+        run.stop()

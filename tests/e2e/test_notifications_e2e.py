@@ -2,29 +2,22 @@
 resident A saves home and subscribes 500 m around it; resident B reports a pothole 200 m away;
 A's inbox and live stream (SSE) get it within 2 s; C, 3 km away, gets nothing.
 
-The platform runs in a scratch run directory on free ports. NATS is started by the test and
-given to run.py as NATS_URL, so that the gateway (which inherits the environment) can serve
-/v1/stream.
+The platform is `make run` as a newcomer starts it (conftest.make_run): its own embedded NATS,
+a scratch run directory, free ports, no setting the README does not document.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cityhub_sdk.testing import NatsServerProcess, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+from .conftest import MakeRun
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 HOME = (47.6062, -122.3321)
 PASSWORD = "correct horse battery staple"
@@ -34,56 +27,9 @@ def north(metres: float) -> tuple[float, float]:
     return HOME[0] + metres / 111_195.0, HOME[1]
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture
-def platform(tmp_path: Path) -> Any:
-    nats = NatsServerProcess(store_dir=tmp_path / "nats")
-    nats.start()
-    http_port = free_port()
-    env = {
-        **os.environ,
-        "CITYHUB_RUN_DIR": str(tmp_path / "run"),
-        "CITYHUB_HTTP_PORT": str(http_port),
-        "NATS_URL": nats.url,
-        "LOG_LEVEL": "WARNING",
-        **{
-            f"CITYHUB_{name}_PORT": str(free_port())
-            for name in ("IDENTITY", "CATALOG", "WAITTIMES", "INCIDENTS", "NOTIFICATIONS")
-        },
-    }
-    log = (tmp_path / "run.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "run.py")],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{http_port}"
-    try:
-        deadline = time.monotonic() + 180
-        while not (_healthy(f"{base}/health") and (tmp_path / "run" / "demo-credentials.json").exists()):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("make run did not start:\n" + (tmp_path / "run.log").read_text()[-4000:])
-            time.sleep(0.5)
-        yield base
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
-        nats.stop()
+def platform(make_run: MakeRun) -> str:
+    return make_run.base_url
 
 
 def resident(client: httpx.Client, email: str) -> dict[str, str]:
@@ -134,10 +80,10 @@ def test_nearby_pothole_reaches_inbox_and_stream_within_2s_and_not_3km_away(plat
             "description": "Deep hole",
             "lat": str(north(200)[0]),
             "lon": str(HOME[1]),
-            "attribute[size]": "large",
+            "attributes": json.dumps({"size": "large"}),
         }
         reported_at = time.monotonic()
-        created = client.post("/v1/incidents", data=form, headers=bob)
+        created = client.post("/v1/incidents", files={k: (None, v) for k, v in form.items()}, headers=bob)
         assert created.status_code == 201, created.text
         listener.join(timeout=10)
         assert received, "nothing arrived on A's stream"

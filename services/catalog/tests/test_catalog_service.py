@@ -11,11 +11,12 @@ import grpc
 import pytest
 import yaml
 from cityhub.catalog.v1 import catalog_pb2, catalog_pb2_grpc
-from cityhub_catalog.geo import haversine_m
+from cityhub_sdk.geo import distance_m
 
 Stub = catalog_pb2_grpc.CatalogServiceStub
 LANGS = ("zh-Hant", "vi", "ja", "fa")
 TESTS_DIR = Path(__file__).resolve().parent
+DATA_DIR = TESTS_DIR.parent / "src" / "cityhub_catalog" / "data"
 CENTRE = (47.6062, -122.3321)
 
 
@@ -151,7 +152,7 @@ async def test_proximity_matches_brute_force(stub: Stub) -> None:
         page = await stub.ListServiceCenters(
             catalog_pb2.ListServiceCentersRequest(near=True, lat=lat, lon=lon, radius_m=radius, page_size=100)
         )
-        expected = sorted((d, c.id) for c in everything if (d := haversine_m(lat, lon, c.lat, c.lon)) <= radius)
+        expected = sorted((d, c.id) for c in everything if (d := distance_m(lat, lon, c.lat, c.lon)) <= radius)
         assert [c.id for c in page.centers] == [i for _, i in expected], (lat, lon, radius)
         assert all(math.isclose(c.distance_m, d, abs_tol=0.1) for c, (d, _) in zip(page.centers, expected, strict=True))
 
@@ -179,3 +180,32 @@ async def test_proximity_rejects_bad_circles(stub: Stub) -> None:
 async def test_city(stub: Stub) -> None:
     city = (await stub.GetCity(catalog_pb2.GetCityRequest(lang="zh-Hant"))).city
     assert city.name == "湖景市" and city.timezone == "America/Los_Angeles" and len(city.boundary) == 8
+
+
+async def test_city_facts_come_from_city_yaml(stub: Stub) -> None:
+    """Contact, emergency number, website and Open311 jurisdiction are catalog data, not code."""
+    record = yaml.safe_load((DATA_DIR / "city.yaml").read_text(encoding="utf-8"))
+    city = (await stub.GetCity(catalog_pb2.GetCityRequest())).city
+    assert (city.contact_phone, city.contact_email, city.website) == (
+        record["contact"]["phone"],
+        record["contact"]["email"],
+        record["contact"]["website"],
+    )
+    assert (city.emergency_phone, city.jurisdiction_id) == (record["emergency_phone"], record["jurisdiction_id"])
+    assert city.timezone == record["timezone"] and city.contact_phone and city.jurisdiction_id
+
+
+async def test_use_case_errors_reach_the_client_through_the_sdk_interceptor(stub: Stub) -> None:
+    """The servicer catches nothing: the SDK maps the use case's error to its status and text."""
+    import cityhub_catalog.server as server
+    from cityhub_catalog.service import NotFound
+    from cityhub_sdk.errors import ServiceError
+
+    assert issubclass(NotFound, ServiceError)
+    assert not hasattr(server, "_status")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.GetService(catalog_pb2.GetServiceRequest(slug="no-such-service"))
+    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.NOT_FOUND, "no such service")
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await stub.ListDepartments(catalog_pb2.ListDepartmentsRequest(page_token="not-a-token"))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT

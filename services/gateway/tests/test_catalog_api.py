@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import cityhub_catalog
 import httpx
+import yaml
 
 PROBLEM = "application/problem+json"
+
+
+def city_yaml() -> dict[str, Any]:
+    """The demo city's facts as the catalog ships them (what the gateway must serve, not constants)."""
+    path = Path(cityhub_catalog.__file__).parent / "data" / "city.yaml"
+    record: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return record
 
 
 async def _all(api: httpx.AsyncClient, path: str, **params: str) -> list[dict]:
@@ -114,3 +126,18 @@ async def test_etag_and_cache_headers(api: httpx.AsyncClient) -> None:
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
         other = await api.get(path, params={"lang": "ja"}, headers={"If-None-Match": etag})
         assert other.status_code == 200 and other.headers["etag"] != etag
+
+
+async def test_city_serves_the_catalogs_contact_and_jurisdiction(api: httpx.AsyncClient) -> None:
+    record = city_yaml()
+    response = await api.get("/v1/city", params={"lang": "vi"})
+    assert response.status_code == 200, response.text
+    city = response.json()
+    assert city["name"] == record["name"]["vi"] and city["timezone"] == record["timezone"]
+    assert (city["contact_phone"], city["contact_email"], city["website"]) == (
+        record["contact"]["phone"],
+        record["contact"]["email"],
+        record["contact"]["website"],
+    )
+    assert (city["emergency_phone"], city["jurisdiction_id"]) == (record["emergency_phone"], record["jurisdiction_id"])
+    assert city["center"] == {"lat": record["centre"]["lat"], "lon": record["centre"]["lon"]}

@@ -72,9 +72,10 @@ async def test_deleting_an_account_erases_it_in_every_service(
         "description": "Hole by the bus stop",
         "lat": str(HOME[0]),
         "lon": str(HOME[1]),
-        "attribute[size]": "small",
+        "attributes": '{"size": "small"}',
     }
-    reported = await api.post("/v1/incidents", data=form, headers=headers)
+    # multipart/form-data, every field a part, as the OpenAPI document describes the report
+    reported = await api.post("/v1/incidents", files={k: (None, v) for k, v in form.items()}, headers=headers)
     assert reported.status_code == 201, reported.text
 
     # Before: every service holds something of hers (the reporter auto-follows her report).

@@ -1,5 +1,9 @@
 """Incidents through the gateway: reports (multipart + photo), duplicates as 409, strict query
-validation (acceptance 3), privacy between residents (acceptance 4), staff routes, alerts, Open311."""
+validation (acceptance 3), privacy between residents (acceptance 4), staff routes, alerts, Open311.
+
+A report is multipart/form-data as the OpenAPI document describes it: text parts, `attributes` as
+one part holding a JSON object (what a client generated from the document sends), an optional
+`photo` file."""
 
 from __future__ import annotations
 
@@ -31,9 +35,17 @@ def pothole_form(lat: float, lon: float, **extra: str) -> dict[str, str]:
         "description": "Deep hole",
         "lat": str(lat),
         "lon": str(lon),
-        "attribute[size]": "large",
+        "attributes": '{"size": "large"}',
         **extra,
     }
+
+
+def multipart(form: dict[str, str], photo: tuple[str, bytes, str] | None = None) -> dict[str, Any]:
+    """httpx `files=`: every field a form-data part (even without a photo), the photo a file part."""
+    parts: dict[str, Any] = {name: (None, value) for name, value in form.items()}
+    if photo is not None:
+        parts["photo"] = photo
+    return parts
 
 
 async def staff_headers(
@@ -76,10 +88,7 @@ def jpeg_with_gps() -> bytes:
 async def test_report_with_photo_then_duplicate_is_409_with_the_report_to_follow(api, sign_in) -> None:  # type: ignore[no-untyped-def]
     ann = await sign_in("ann@example.org")
     created = await api.post(
-        "/v1/incidents",
-        data=pothole_form(*CENTRE),
-        files={"photo": ("p.jpg", jpeg_with_gps(), "image/jpeg")},
-        headers=ann,
+        "/v1/incidents", files=multipart(pothole_form(*CENTRE), ("p.jpg", jpeg_with_gps(), "image/jpeg")), headers=ann
     )
     assert created.status_code == 201, created.text
     report = created.json()
@@ -88,29 +97,54 @@ async def test_report_with_photo_then_duplicate_is_409_with_the_report_to_follow
     assert photo.status_code == 200 and photo.headers["content-type"] == "image/jpeg"
     assert not Image.open(io.BytesIO(photo.content)).getexif()
 
-    near = await api.post("/v1/incidents", data=pothole_form(*moved(40)))
+    near = await api.post("/v1/incidents", files=multipart(pothole_form(*moved(40))))
     assert near.status_code == 409
     assert near.headers["content-type"].startswith("application/problem+json")
     assert near.json()["existing_report"]["id"] == report["id"]
     assert near.json()["follow_url"] == f"/v1/incidents/{report['id']}/follow"
     assert "contact" not in near.json()["existing_report"]
-    assert (await api.post("/v1/incidents", data=pothole_form(*moved(400)))).status_code == 201
-    assert (await api.post("/v1/incidents?force=true", data=pothole_form(*moved(40)))).status_code == 201
-    json_report = await api.post(
-        "/v1/incidents",
-        json={
-            "category": "streetlight-out",
-            "description": "dark",
-            "lat": CENTRE[0],
-            "lon": CENTRE[1],
-            "attributes": {"problem": "out"},
-        },
-    )
-    assert json_report.status_code == 201, json_report.text
+    assert (await api.post("/v1/incidents", files=multipart(pothole_form(*moved(400))))).status_code == 201
+    assert (await api.post("/v1/incidents?force=true", files=multipart(pothole_form(*moved(40))))).status_code == 201
     not_image = await api.post(
-        "/v1/incidents", data=pothole_form(*moved(1500)), files={"photo": ("x.jpg", b"not an image", "image/jpeg")}
+        "/v1/incidents", files=multipart(pothole_form(*moved(1500)), ("x.jpg", b"not an image", "image/jpeg"))
     )
     assert not_image.status_code == 422 and not_image.headers["content-type"].startswith("application/problem+json")
+    too_big = await api.post(
+        "/v1/incidents",
+        files=multipart(pothole_form(*moved(1500)), ("big.jpg", b"\xff" * (5 * 1024 * 1024 + 1), "image/jpeg")),
+    )
+    assert too_big.status_code == 413 and too_big.json()["errors"][0]["field"] == "photo"
+    not_a_photo = await api.post(
+        "/v1/incidents", files=multipart(pothole_form(*moved(1500)), ("notes.txt", b"hello", "text/plain"))
+    )
+    assert not_a_photo.status_code == 422 and not_a_photo.json()["errors"][0]["field"] == "photo"
+
+
+async def test_report_as_a_generated_client_sends_it(api) -> None:  # type: ignore[no-untyped-def]
+    """openapi-python-client's multipart: every part typed, an object as one JSON part, bools as
+    Python spells them; a JSON or URL-encoded body is not the documented form (415)."""
+    parts = [
+        ("category", (None, b"streetlight-out", "text/plain")),
+        ("lat", (None, str(CENTRE[0]).encode(), "text/plain")),
+        ("lon", (None, str(CENTRE[1]).encode(), "text/plain")),
+        ("description", (None, b"dark", "text/plain")),
+        ("force", (None, b"True", "text/plain")),
+        ("attributes", (None, b'{"problem": "out"}', "application/json")),
+    ]
+    created = await api.post("/v1/incidents", files=parts)
+    assert created.status_code == 201, created.text
+    assert created.json()["attributes"] == {"problem": "out"} and created.json()["status_group"] == "open"
+    body = {"category": "pothole", "lat": CENTRE[0], "lon": CENTRE[1], "attributes": {"size": "large"}}
+    as_json = await api.post("/v1/incidents", json=body)
+    assert as_json.status_code == 415 and as_json.headers["content-type"].startswith("application/problem+json")
+    as_urlencoded = await api.post("/v1/incidents", data=pothole_form(*CENTRE))
+    assert as_urlencoded.status_code == 415
+    for attributes in ("{", "[1, 2]", '{"size": 3}', '"large"'):
+        wrong = await api.post("/v1/incidents", files=multipart(pothole_form(*CENTRE, attributes=attributes)))
+        assert wrong.status_code == 422 and wrong.headers["content-type"].startswith("application/problem+json")
+    # The old `attribute[code]` fields are refused, not silently dropped.
+    old_style = {k: v for k, v in pothole_form(*CENTRE).items() if k != "attributes"} | {"attribute[size]": "large"}
+    assert (await api.post("/v1/incidents", files=multipart(old_style))).status_code == 422
 
 
 async def test_acceptance_3_fuzzed_coordinates_are_422_problem_json_and_write_nothing(api, incidents_service) -> None:  # type: ignore[no-untyped-def]
@@ -137,24 +171,24 @@ async def test_acceptance_3_fuzzed_coordinates_are_422_problem_json_and_write_no
             assert response.headers["content-type"].startswith("application/problem+json")
             form = pothole_form(*CENTRE)
             form[field] = value
-            posted = await api.post("/v1/incidents", data=form)
+            posted = await api.post("/v1/incidents", files=multipart(form))
             assert 400 <= posted.status_code < 500 and posted.headers["content-type"].startswith(
                 "application/problem+json"
             ), (field, value)
     for radius in ("0", "-1", "5001", "1e12", "nan", "inf", "lots"):
         response = await api.get("/v1/incidents", params={"lat": CENTRE[0], "lon": CENTRE[1], "radius_m": radius})
         assert response.status_code == 422, radius
-    for body in ({"lat": "47.6", "lon": [1]}, {"lat": True, "lon": 1}, {"lat": "nan"}):
-        posted = await api.post(
-            "/v1/incidents", json={"category": "pothole", "description": "x", "lon": CENTRE[1], **body}
-        )
-        assert posted.status_code == 422, body
+    for extra in ({"lat": "True"}, {"lon": "[1]"}, {"radius_m": "5"}, {"force": "maybe"}):
+        posted = await api.post("/v1/incidents", files=multipart({**pothole_form(*CENTRE), **extra}))
+        assert posted.status_code == 422, extra
+    missing = {k: v for k, v in pothole_form(*CENTRE).items() if k != "lat"}
+    assert (await api.post("/v1/incidents", files=multipart(missing))).status_code == 422
     for raw in ('{"lat": Infinity, "lon": 1}', '{"lat": NaN, "lon": 1}', '{"lat": 1e999, "lon": 1}', "[1, 2]", "{"):
         posted = await api.post("/v1/incidents", content=raw, headers={"content-type": "application/json"})
-        assert posted.status_code in (400, 422) and posted.headers["content-type"].startswith(
+        assert 400 <= posted.status_code < 500 and posted.headers["content-type"].startswith(
             "application/problem+json"
         ), raw
-    outside = await api.post("/v1/incidents", data=pothole_form(0.0, 0.0))
+    outside = await api.post("/v1/incidents", files=multipart(pothole_form(0.0, 0.0)))
     assert outside.status_code == 422
     from cityhub_incidents.models import Report
 
@@ -171,11 +205,13 @@ async def test_acceptance_4_resident_b_cannot_see_resident_a_contact_through_any
     b = await sign_in("bob@example.org")
     created = await api.post(
         "/v1/incidents",
-        data=pothole_form(
-            *CENTRE,
-            contact_name="Alice Private",
-            contact_email="alice.private@example.org",
-            contact_phone="+12065550199",
+        files=multipart(
+            pothole_form(
+                *CENTRE,
+                contact_name="Alice Private",
+                contact_email="alice.private@example.org",
+                contact_phone="+12065550199",
+            )
         ),
         headers=a,
     )
@@ -195,7 +231,7 @@ async def test_acceptance_4_resident_b_cannot_see_resident_a_contact_through_any
             assert response.status_code == 200, (url, response.text)
             assert not any(s in response.text for s in secrets), url
             assert "reporter" not in response.text and "account_id" not in response.text
-        duplicate = await api.post("/v1/incidents", data=pothole_form(*moved(10)), headers=headers)
+        duplicate = await api.post("/v1/incidents", files=multipart(pothole_form(*moved(10))), headers=headers)
         assert duplicate.status_code == 409 and not any(s in duplicate.text for s in secrets)
     assert (await api.get(f"/v1/staff/incidents/{report_id}", headers=b)).status_code == 403
     assert (await api.get(f"/v1/staff/incidents/{report_id}", headers=waste)).status_code == 403
@@ -209,7 +245,7 @@ async def test_acceptance_4_resident_b_cannot_see_resident_a_contact_through_any
 
 
 async def test_follow_staff_lifecycle_and_alerts(api, sign_in, identity_service) -> None:  # type: ignore[no-untyped-def]
-    report_id = (await api.post("/v1/incidents", data=pothole_form(*CENTRE))).json()["id"]
+    report_id = (await api.post("/v1/incidents", files=multipart(pothole_form(*CENTRE)))).json()["id"]
     assert (await api.post(f"/v1/incidents/{report_id}/follow")).status_code == 401
     bob = await sign_in("bob2@example.org")
     followed = await api.post(f"/v1/incidents/{report_id}/follow", headers=bob)
@@ -228,6 +264,25 @@ async def test_follow_staff_lifecycle_and_alerts(api, sign_in, identity_service)
     listed = (await api.get("/v1/staff/incidents", headers=roads)).json()["items"]
     assert [r["id"] for r in listed] == [report_id]
     assert (await api.get("/v1/staff/incidents", headers=waste)).json()["items"] == []
+    # Department scoping is the incidents service's: naming another department is refused.
+    other = await api.get("/v1/staff/incidents", params={"department": "roads"}, headers=waste)
+    assert other.status_code == 403
+    opened = await api.get("/v1/staff/incidents", params={"status_group": "open"}, headers=roads)
+    closed = await api.get("/v1/staff/incidents", params={"status_group": "closed"}, headers=roads)
+    assert [r["id"] for r in opened.json()["items"]] == [report_id] and closed.json()["items"] == []
+    staff_view = (await api.get(f"/v1/staff/incidents/{report_id}", headers=roads)).json()
+    assert [n["text"] for n in staff_view["staff_notes"]] == ["crew 7"]
+    for status in ("bogus", "duplicate", ""):
+        refused = await api.post(
+            f"/v1/staff/incidents/{report_id}/status", json={**body, "status": status}, headers=roads
+        )
+        assert refused.status_code == 422 and refused.json()["errors"], status
+    naive = await api.post(
+        f"/v1/staff/incidents/{report_id}/status", json={**body, "expected_at": "2030-01-01T10:00:00"}, headers=roads
+    )
+    assert naive.status_code == 422
+    noted = await api.post(f"/v1/staff/incidents/{report_id}/notes", json={"text": "check drain"}, headers=roads)
+    assert noted.status_code == 200 and [n["text"] for n in noted.json()["staff_notes"]] == ["crew 7", "check drain"]
 
     alert = {
         "kind": "road_closure",
@@ -237,8 +292,23 @@ async def test_follow_staff_lifecycle_and_alerts(api, sign_in, identity_service)
         "title": {"en": "Main St closed", "ja": "メイン通り通行止め"},
         "body": {"en": "Use Pine St"},
     }
+    for area in (
+        {"type": "square", "center": list(CENTRE)},
+        {"type": "circle", "center": [91, 0], "radius_m": 300},
+        {"type": "circle", "center": list(CENTRE), "radius_m": 5},
+        {"type": "polygon", "coordinates": [list(CENTRE), list(CENTRE)]},
+    ):
+        refused = await api.post("/v1/staff/alerts", json={**alert, "area": area}, headers=roads)
+        assert refused.status_code == 422, area
     published = await api.post("/v1/staff/alerts", json=alert, headers=roads)
     assert published.status_code == 201, published.text
+    assert published.json()["area"] == {"type": "circle", "center": list(CENTRE), "radius_m": 300}
+    triangle = [list(moved(5000)), list(moved(5100)), [moved(5000)[0], CENTRE[1] + 0.002]]
+    polygon = await api.post(
+        "/v1/staff/alerts", json={**alert, "area": {"type": "polygon", "coordinates": triangle}}, headers=roads
+    )
+    assert polygon.status_code == 201 and polygon.json()["area"]["type"] == "polygon", polygon.text
+    assert (await api.delete(f"/v1/staff/alerts/{polygon.json()['id']}", headers=roads)).status_code == 200
     assert (await api.post("/v1/staff/alerts", json=alert, headers=bob)).status_code == 403
     here = (await api.get("/v1/alerts", params={"lat": CENTRE[0], "lon": CENTRE[1], "lang": "ja"})).json()
     assert [a["title"] for a in here["items"]] == ["メイン通り通行止め"]
@@ -293,3 +363,17 @@ async def test_open311_post_with_api_key_and_read_back(api, identity_service) ->
     assert too_long.status_code == 400 and too_long.json()[0]["code"] == 400
     missing_one = await api.get("/open311/v2/requests/nope.json")
     assert missing_one.status_code == 404 and missing_one.json()[0]["code"] == 404
+    # Typed filters still answer in Open311's error format.
+    for params in ({"status": "pending"}, {"start_date": "last week"}, {"jurisdiction_id": "elsewhere.example"}):
+        refused = await api.get("/open311/v2/requests.json", params=params)
+        assert refused.status_code in (400, 404) and refused.json()[0]["code"] == refused.status_code, params
+    as_json = await api.post("/open311/v2/requests.json", json={**form, "api_key": key})
+    assert as_json.status_code == 400 and "form-encoded" in as_json.json()[0]["description"]
+    as_xml = await api.post("/open311/v2/requests.xml", data={**form, "api_key": key, "lat": str(moved(3000)[0])})
+    assert as_xml.status_code == 201 and "<service_request_id>" in as_xml.text, as_xml.text
+    # Open311's open/closed is the incidents service's status group.
+    roads = await staff_headers(identity_service, api, "roads")
+    fixed = await api.post(f"/v1/staff/incidents/{request_id}/status", json={"status": "fixed"}, headers=roads)
+    assert fixed.status_code == 200 and fixed.json()["status_group"] == "closed"
+    closed = (await api.get("/open311/v2/requests.json", params={"status": "closed"})).json()
+    assert [r["service_request_id"] for r in closed] == [request_id] and closed[0]["status"] == "closed"

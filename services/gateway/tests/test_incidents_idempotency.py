@@ -1,6 +1,6 @@
-"""Idempotency-Key on POST /v1/incidents and POST /v1/staff/alerts: a retry returns the first
-answer (201, same id, `Idempotent-Replayed: true`) and writes nothing; the same key with another
-body is 409 problem+json."""
+"""Idempotency-Key on POST /v1/incidents (multipart) and POST /v1/staff/alerts (JSON): a retry
+returns the first answer (201, same id, `Idempotent-Replayed: true`) and writes nothing; the same
+key with another body is 409 problem+json."""
 
 from __future__ import annotations
 
@@ -37,44 +37,49 @@ def photo() -> bytes:
     return out.getvalue()
 
 
-def form(description: str = "Deep hole") -> dict[str, str]:
-    return {
+def form(description: str = "Deep hole", *, with_photo: bool = False) -> dict[str, Any]:
+    """httpx `files=` for the multipart report (fields as parts, `attributes` as one JSON part)."""
+    fields = {
         "category": "pothole",
         "description": description,
         "lat": str(CENTRE[0]),
         "lon": str(CENTRE[1]),
-        "attribute[size]": "large",
+        "attributes": '{"size": "large"}',
         "device_id": "phone-1",
     }
+    parts: dict[str, Any] = {name: (None, value) for name, value in fields.items()}
+    if with_photo:
+        parts["photo"] = ("p.png", photo(), "image/png")
+    return parts
 
 
 async def test_report_retry_with_idempotency_key_is_one_report(api: httpx.AsyncClient, incidents_service: Any) -> None:
     key = {"Idempotency-Key": str(uuid.uuid4())}
-    first = await api.post("/v1/incidents", data=form(), files={"photo": ("p.png", photo(), "image/png")}, headers=key)
+    first = await api.post("/v1/incidents", files=form(with_photo=True), headers=key)
     assert first.status_code == 201, first.text
     assert "idempotent-replayed" not in first.headers
-    again = await api.post("/v1/incidents", data=form(), files={"photo": ("p.png", photo(), "image/png")}, headers=key)
+    again = await api.post("/v1/incidents", files=form(with_photo=True), headers=key)
     assert again.status_code == 201, again.text
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == first.json()["id"] and again.json()["photo_url"] == first.json()["photo_url"]
     assert await count(incidents_service, Report) == 1
     assert await count(incidents_service, OutboxEvent, "cityhub.incidents.report.created") == 1
 
-    changed = await api.post("/v1/incidents", data=form("Different text"), headers=key)
+    changed = await api.post("/v1/incidents", files=form("Different text"), headers=key)
     assert changed.status_code == 409
     assert changed.headers["content-type"].startswith("application/problem+json")
     assert "idempotency key" in changed.json()["detail"]
     assert await count(incidents_service, Report) == 1
 
     # Without a key, the same body is the usual duplicate 409 offering the existing report.
-    plain = await api.post("/v1/incidents", data=form())
+    plain = await api.post("/v1/incidents", files=form())
     assert plain.status_code == 409 and plain.json()["existing_report"]["id"] == first.json()["id"]
-    too_long = await api.post("/v1/incidents?force=true", data=form(), headers={"Idempotency-Key": "k" * 201})
+    too_long = await api.post("/v1/incidents?force=true", files=form(), headers={"Idempotency-Key": "k" * 201})
     assert too_long.status_code == 422
     assert await count(incidents_service, Report) == 1
 
 
-async def test_json_report_and_staff_alert_retries(
+async def test_streetlight_report_and_staff_alert_retries(
     api: httpx.AsyncClient, incidents_service: Any, identity_service: Any
 ) -> None:
     email = f"staff-{uuid.uuid4().hex[:8]}@lakeview.example"
@@ -89,14 +94,14 @@ async def test_json_report_and_staff_alert_retries(
     staff = {"Authorization": f"Bearer {token}", "Idempotency-Key": "alert-retry-1"}
 
     body = {
-        "category": "streetlight-out",
-        "description": "dark",
-        "lat": CENTRE[0],
-        "lon": CENTRE[1],
-        "attributes": {"problem": "out"},
+        "category": (None, "streetlight-out"),
+        "description": (None, "dark"),
+        "lat": (None, str(CENTRE[0])),
+        "lon": (None, str(CENTRE[1])),
+        "attributes": (None, '{"problem": "out"}', "application/json"),
     }
-    first = await api.post("/v1/incidents", json=body, headers=staff)
-    again = await api.post("/v1/incidents", json=body, headers=staff)
+    first = await api.post("/v1/incidents", files=body, headers=staff)
+    again = await api.post("/v1/incidents", files=body, headers=staff)
     assert first.status_code == again.status_code == 201, again.text
     assert again.json()["id"] == first.json()["id"] and again.headers["idempotent-replayed"] == "true"
 

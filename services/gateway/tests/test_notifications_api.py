@@ -22,6 +22,11 @@ from .conftest import DEMO_PASSWORD
 HOME = (47.6062, -122.3321)
 
 
+def multipart(form: dict[str, str]) -> dict[str, tuple[None, str]]:
+    """A report is multipart/form-data; plain fields are parts without a file name."""
+    return {name: (None, value) for name, value in form.items()}
+
+
 def north(metres: float) -> tuple[float, float]:
     return HOME[0] + metres / 111_195.0, HOME[1]
 
@@ -99,9 +104,9 @@ async def test_nearby_report_reaches_stream_and_inbox_within_2s_and_not_far_resi
             "description": "Deep hole",
             "lat": str(north(200)[0]),
             "lon": str(HOME[1]),
-            "attribute[size]": "large",
+            "attributes": '{"size": "large"}',
         }
-        created = await http.post("/v1/incidents", data=form, headers=bob)
+        created = await http.post("/v1/incidents", files=multipart(form), headers=bob)
         assert created.status_code == 201, created.text
         pushed = await asyncio.wait_for(next_event(lines, "notification"), timeout=5)
         elapsed = time.monotonic() - reported_at
@@ -125,7 +130,16 @@ async def test_inbox_subscriptions_devices_and_preferences_routes(http: httpx.As
         "/v1/me/subscriptions", json={"topic_type": "alert_kind", "topic_value": "water"}, headers=ann
     )
     assert again.status_code == 200 and again.json()["id"] == topic.json()["id"]
-    assert (await http.post("/v1/me/subscriptions", json={"radius_m": 500}, headers=ann)).status_code == 422
+    refused = [
+        {"radius_m": 500},  # no kind and nothing to read one from: the service refuses it
+        {"kind": "weather", "topic_type": "alert_kind", "topic_value": "water"},
+        {"kind": "area", "place_id": "p", "radius_m": 10**12},  # beyond int32: refused before the service
+        {"kind": "topic", "topic_type": "alert_kind", "topic_value": "water", "colour": "red"},
+    ]
+    for body in refused:
+        answer = await http.post("/v1/me/subscriptions", json=body, headers=ann)
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
     listed = (await http.get("/v1/me/subscriptions", headers=ann)).json()["items"]
     assert len(listed) == 2
     assert (await http.delete(f"/v1/me/subscriptions/{topic.json()['id']}", headers=bob)).status_code == 404
@@ -136,9 +150,9 @@ async def test_inbox_subscriptions_devices_and_preferences_routes(http: httpx.As
         "description": "Deep hole",
         "lat": str(north(100)[0]),
         "lon": str(HOME[1]),
-        "attribute[size]": "large",
+        "attributes": '{"size": "large"}',
     }
-    assert (await http.post("/v1/incidents", data=form, headers=bob)).status_code == 201
+    assert (await http.post("/v1/incidents", files=multipart(form), headers=bob)).status_code == 201
 
     async def arrived() -> bool:
         return len((await http.get("/v1/me/notifications", headers=ann)).json()["items"]) >= 1
@@ -149,6 +163,10 @@ async def test_inbox_subscriptions_devices_and_preferences_routes(http: httpx.As
     assert (await http.post(f"/v1/me/notifications/{note['id']}/read", headers=bob)).status_code == 404
     marked = await http.post(f"/v1/me/notifications/{note['id']}/read", headers=ann)
     assert marked.status_code == 200 and marked.json()["unread_count"] == 0
+    assert marked.json()["notification"]["read"] and marked.json()["notification"]["read_at"].endswith("Z")
+    read_all = await http.post("/v1/me/notifications/read-all", headers=ann)
+    assert read_all.status_code == 200 and read_all.json() == {"marked": 0}
+    assert (await http.get("/v1/me/notifications", params={"page_size": 101}, headers=ann)).status_code == 422
 
     preferences = (await http.get("/v1/me/notification-preferences", headers=ann)).json()
     assert preferences["channels"] == ["push", "email"] and preferences["language"] == "zh-Hant"

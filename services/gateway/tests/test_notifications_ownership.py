@@ -13,6 +13,11 @@ from .conftest import SignIn
 HOME = (47.6062, -122.3321)
 
 
+def multipart(form: dict[str, str]) -> dict[str, tuple[None, str]]:
+    """A report is multipart/form-data; plain fields are parts without a file name."""
+    return {name: (None, value) for name, value in form.items()}
+
+
 @pytest.fixture
 def gateway_settings(full_gateway_settings: GatewaySettings) -> GatewaySettings:
     """This module crosses notifications: every service and NATS."""
@@ -35,8 +40,8 @@ async def test_resident_b_gets_404_for_every_object_of_resident_a(api: httpx.Asy
     )
     assert device.status_code == 201, device.text
     form = {"category": "pothole", "description": "Deep hole", "lat": str(HOME[0] + 0.001), "lon": str(HOME[1])}
-    form["attribute[size]"] = "large"
-    assert (await api.post("/v1/incidents", data=form, headers=bob)).status_code == 201
+    form["attributes"] = '{"size": "large"}'
+    assert (await api.post("/v1/incidents", files=multipart(form), headers=bob)).status_code == 201
 
     async def arrived() -> bool:
         return len((await api.get("/v1/me/notifications", headers=ann)).json()["items"]) == 1

@@ -8,6 +8,8 @@ from xml.etree import ElementTree as ET
 
 import httpx
 
+from .test_catalog_api import city_yaml
+
 SERVICE_FIELDS = {"service_code", "service_name", "description", "metadata", "type", "keywords", "group"}
 ATTRIBUTE_FIELDS = {"variable", "code", "datatype", "required", "datatype_description", "order", "description"}
 DATATYPES = {"string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"}
@@ -22,6 +24,19 @@ async def test_discovery(api: httpx.AsyncClient) -> None:
     assert xml.headers["content-type"].startswith("text/xml")
     root = ET.fromstring(xml.content)
     assert root.tag == "discovery" and root.find("endpoints/endpoint/formats/format") is not None
+
+
+async def test_discovery_contact_and_jurisdiction_are_the_citys(api: httpx.AsyncClient) -> None:
+    record = city_yaml()
+    contact = (await api.get("/open311/v2/discovery.json")).json()["contact"]
+    assert record["contact"]["phone"] in contact and record["contact"]["email"] in contact
+    assert record["name"]["en"] in contact
+    xml = ET.fromstring((await api.get("/open311/v2/discovery.xml")).content)
+    assert xml.findtext("contact") == contact
+    ours = await api.get("/open311/v2/services.json", params={"jurisdiction_id": record["jurisdiction_id"]})
+    assert ours.status_code == 200 and ours.json()
+    other = await api.get("/open311/v2/services.json", params={"jurisdiction_id": "elsewhere.example"})
+    assert other.status_code == 404 and record["jurisdiction_id"] in other.json()[0]["description"]
 
 
 async def test_services_json(api: httpx.AsyncClient) -> None:

@@ -129,8 +129,8 @@ async def test_confirmations_arriving_together_still_close_the_erasure(
     """Each confirming service has its own consumer, so confirmations commit concurrently."""
     import asyncio
 
-    from cityhub_identity.admin import record_confirmation
     from cityhub_identity.models import ErasureRequest
+    from cityhub_identity.service.admin import record_confirmation
 
     services = ["incidents", "notifications", "waittimes", "requests"]
     for attempt in range(5):

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from cityhub.incidents.v1 import events_pb2 as incidents
 from cityhub_notifications.app import DEFINITION
+from cityhub_sdk import subjects
 from cityhub_sdk.db import Database
 from cityhub_sdk.migrations import upgrade_async
 from cityhub_sdk.testing import eventually, free_port
@@ -94,9 +95,7 @@ async def test_kill_mid_burst_and_restart_gives_exactly_one_notification_per_eve
     db = Database(database_url)
     try:
         service_process.start()
-        await publish(
-            "cityhub.incidents.report.followed", incidents.ReportFollowed(report_id="r-1", account_id="acc-1")
-        )
+        await publish(subjects.INCIDENTS_REPORT_FOLLOWED, incidents.ReportFollowed(report_id="r-1", account_id="acc-1"))
 
         async def subscribed() -> bool:
             return await scalar(db, "SELECT count(*) FROM subscriptions") == 1
@@ -112,7 +111,7 @@ async def test_kill_mid_burst_and_restart_gives_exactly_one_notification_per_eve
                     new_status="in_progress",
                     public_note=str(index),
                 )
-                await publish("cityhub.incidents.report.status_changed", change)
+                await publish(subjects.INCIDENTS_REPORT_STATUS_CHANGED, change)
 
         publishing = asyncio.create_task(burst())
         await eventually(lambda: _at_least(db, 50), 60)

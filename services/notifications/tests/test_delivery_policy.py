@@ -17,6 +17,7 @@ from cityhub.notifications.v1 import notifications_pb2 as pb
 from cityhub_notifications.app import DEFINITION as NOTIFICATIONS
 from cityhub_notifications.app import make_setup
 from cityhub_notifications.dispatcher import HELD_QUIET_HOURS, HELD_RATE_LIMIT
+from cityhub_sdk import subjects
 from cityhub_sdk.app import RunningService, running
 from cityhub_sdk.migrations import upgrade_async
 from cityhub_sdk.tables import utcnow
@@ -118,7 +119,7 @@ async def test_quiet_hours_hold_normal_mail_until_they_end_but_not_urgent_alerts
     night = next_local(23, 30)
     clock.pinned = night.astimezone(ZoneInfo("UTC"))
 
-    await publish("cityhub.incidents.report.created", report_created("r-night", north_of(HOME, 100)))
+    await publish(subjects.INCIDENTS_REPORT_CREATED, report_created("r-night", north_of(HOME, 100)))
     await eventually(lambda: _inbox_size(ann, 1), 10)  # the inbox is never held
 
     async def held() -> bool:
@@ -132,7 +133,7 @@ async def test_quiet_hours_hold_normal_mail_until_they_end_but_not_urgent_alerts
     assert sink.messages == []  # held before any channel was tried
 
     # An urgent alert in the same quiet hours goes out at once.
-    await publish("cityhub.incidents.alert.published", urgent_water_alert("a-night"))
+    await publish(subjects.INCIDENTS_ALERT_PUBLISHED, urgent_water_alert("a-night"))
     await eventually(lambda: len(sink.messages) == 1, 15)
     assert sink.messages[0]["Subject"] == "Alert: Boil water"
     assert (await deliveries(notifications_service))[0][0] == "created"  # the report's mail still waits
@@ -160,7 +161,7 @@ async def test_hourly_limit_holds_the_extra_mail_keeps_the_inbox_and_lets_urgent
     await set_preferences(bob, max_per_hour=limit)  # no quiet hours
 
     for index in range(limit + 1):
-        await publish("cityhub.incidents.report.created", report_created(f"r-{index}", north_of(HOME, 100 + index)))
+        await publish(subjects.INCIDENTS_REPORT_CREATED, report_created(f"r-{index}", north_of(HOME, 100 + index)))
     await eventually(lambda: _inbox_size(bob, limit + 1), 10)
     await eventually(lambda: len(sink.messages) == limit, 15)
 
@@ -173,7 +174,7 @@ async def test_hourly_limit_holds_the_extra_mail_keeps_the_inbox_and_lets_urgent
     sql = "SELECT count(*) FROM deliveries WHERE status = 'delivered'"
     assert await count(notifications_service, sql) == limit
 
-    await publish("cityhub.incidents.alert.published", urgent_water_alert("a-limit"))
+    await publish(subjects.INCIDENTS_ALERT_PUBLISHED, urgent_water_alert("a-limit"))
     await eventually(lambda: len(sink.messages) == limit + 1, 15)
     assert sink.messages[-1]["Subject"] == "Alert: Boil water"
     assert len((await inbox(bob)).notifications) == limit + 2

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from cityhub.notifications.v1 import notifications_pb2 as pb
+from cityhub_sdk import subjects
 from cityhub_sdk.app import RunningService
 from cityhub_sdk.testing import eventually
 
@@ -28,7 +29,7 @@ async def test_email_in_vietnamese_after_push_falls_back(
     assert list(preferences.preferences.channels) == ["push", "email"]
     assert preferences.preferences.language == "vi"
 
-    await publish("cityhub.incidents.report.created", report_created("r-vi", north_of(HOME, 200)))
+    await publish(subjects.INCIDENTS_REPORT_CREATED, report_created("r-vi", north_of(HOME, 200)))
     await eventually(lambda: len(sink.messages) == 1, 15)
     mail = sink.messages[0]
     assert mail["To"] == "vy@example.org"
@@ -59,7 +60,7 @@ async def test_preferences_validate_and_inbox_only_sends_no_email(
         metadata=ann.metadata,
     )
     assert updated.preferences.time_zone == "America/Los_Angeles" and list(updated.preferences.channels) == []
-    await publish("cityhub.incidents.report.created", report_created("r-x", north_of(HOME, 100)))
+    await publish(subjects.INCIDENTS_REPORT_CREATED, report_created("r-x", north_of(HOME, 100)))
 
     async def in_inbox() -> bool:
         page = await ann.notifications.ListNotifications(pb.ListNotificationsRequest(), metadata=ann.metadata)

@@ -11,6 +11,7 @@ from cityhub.identity.v1 import events_pb2 as identity_events
 from cityhub.incidents.v1 import events_pb2 as incidents
 from cityhub.notifications.v1 import events_pb2 as notification_events
 from cityhub.notifications.v1 import notifications_pb2 as pb
+from cityhub_sdk import subjects
 from cityhub_sdk.app import RunningService
 from cityhub_sdk.testing import eventually
 from sqlalchemy import text
@@ -69,7 +70,7 @@ async def test_area_subscription_matches_nearby_reports_only(
     await subscribe_home(far, at=north_of(HOME, 3000))
     assert subscription.cell_count > 0 and subscription.radius_m == 500
 
-    await publish("cityhub.incidents.report.created", report_created("r-1", north_of(HOME, 200)))
+    await publish(subjects.INCIDENTS_REPORT_CREATED, report_created("r-1", north_of(HOME, 200)))
     await eventually(lambda: _has_one(ann), 10)
     page = await inbox(ann)
     note = page.notifications[0]
@@ -100,13 +101,13 @@ async def test_redelivered_event_gives_one_notification(
         pb.CreateSubscriptionRequest(kind=pb.SUBSCRIPTION_KIND_AREA, place_id=work, radius_m=500), metadata=ann.metadata
     )
     message = report_created("r-2", north_of(HOME, 150))
-    event_id = await publish("cityhub.incidents.report.created", message)
+    event_id = await publish(subjects.INCIDENTS_REPORT_CREATED, message)
     await eventually(lambda: _has_one(ann), 10)
     # Redelivery after JetStream's duplicate window is simulated by deleting the de-dup record.
     async with notifications_service.db.transaction() as session:
         await (await session.connection()).execute(text("DELETE FROM processed_events"))
-    await publish("cityhub.incidents.report.created", message, event_id=event_id)
-    await publish("cityhub.incidents.report.created", report_created("r-3", north_of(HOME, 100)))
+    await publish(subjects.INCIDENTS_REPORT_CREATED, message, event_id=event_id)
+    await publish(subjects.INCIDENTS_REPORT_CREATED, report_created("r-3", north_of(HOME, 100)))
     await eventually(lambda: _count_is(ann, 2), 10)
     assert (
         await count(notifications_service, "SELECT count(*) FROM notifications WHERE source_event_id = :e", e=event_id)
@@ -122,13 +123,13 @@ async def test_followers_get_status_changes_and_inbox_rpcs(residents: ResidentFa
     ann = await residents("ann@example.org", language="ja")
     bob = await residents("bob@example.org")
     await publish(
-        "cityhub.incidents.report.followed", incidents.ReportFollowed(report_id="r-9", account_id=ann.account_id)
+        subjects.INCIDENTS_REPORT_FOLLOWED, incidents.ReportFollowed(report_id="r-9", account_id=ann.account_id)
     )
     change = incidents.ReportStatusChanged(
         report_id="r-9", category="pothole", old_status="open", new_status="fixed", public_note="Filled."
     )
     await eventually(lambda: _subscribed_to_report(ann), 10)
-    await publish("cityhub.incidents.report.status_changed", change)
+    await publish(subjects.INCIDENTS_REPORT_STATUS_CHANGED, change)
     await eventually(lambda: _has_one(ann), 10)
     note = (await inbox(ann)).notifications[0]
     assert note.event_type == "report.status_changed" and "修理済み" in note.title and note.lang == "ja"
@@ -146,7 +147,7 @@ async def test_followers_get_status_changes_and_inbox_rpcs(residents: ResidentFa
     assert (await inbox(ann, unread_only=True)).notifications == []
 
     await publish(
-        "cityhub.incidents.report.unfollowed", incidents.ReportUnfollowed(report_id="r-9", account_id=ann.account_id)
+        subjects.INCIDENTS_REPORT_UNFOLLOWED, incidents.ReportUnfollowed(report_id="r-9", account_id=ann.account_id)
     )
     await eventually(lambda: _not_subscribed(ann), 10)
 
@@ -186,7 +187,7 @@ async def test_alert_fans_out_by_cell_and_topic_then_ends(
         title={"en": "Boil water", "fa": "آب را بجوشانید"},
         body={"en": "Boil tap water before drinking.", "fa": "آب لوله‌کشی را قبل از نوشیدن بجوشانید."},
     )
-    await publish("cityhub.incidents.alert.published", incidents.AlertPublished(alert=alert))
+    await publish(subjects.INCIDENTS_ALERT_PUBLISHED, incidents.AlertPublished(alert=alert))
     await eventually(lambda: _has_one(ann), 10)
     await eventually(lambda: _has_one(dan), 10)
     ann_note = (await inbox(ann)).notifications[0]
@@ -196,7 +197,7 @@ async def test_alert_fans_out_by_cell_and_topic_then_ends(
     await settle()
     assert (await inbox(far)).notifications == []
 
-    await publish("cityhub.incidents.alert.ended", incidents.AlertEnded(alert_id="a-1"))
+    await publish(subjects.INCIDENTS_ALERT_ENDED, incidents.AlertEnded(alert_id="a-1"))
     await eventually(lambda: _count_is(ann, 2), 10)
     await eventually(lambda: _count_is(dan, 2), 10)
     assert (
@@ -212,14 +213,14 @@ async def test_account_deleted_erases_everything_and_confirms(
 ) -> None:
     ann = await residents("ann@example.org")
     await subscribe_home(ann)
-    await publish("cityhub.incidents.report.created", report_created("r-5", north_of(HOME, 100)))
+    await publish(subjects.INCIDENTS_REPORT_CREATED, report_created("r-5", north_of(HOME, 100)))
     await eventually(lambda: _has_one(ann), 10)
     exported = await ann.notifications.ExportAccountData(pb.ExportAccountDataRequest(), metadata=ann.metadata)
     document = json.loads(exported.json)
     assert len(document["subscriptions"]) == 1 and len(document["notifications"]) == 1
 
-    confirmations = await bus.js.pull_subscribe("cityhub.notifications.account.erased", durable="test-erased")
-    await publish("cityhub.identity.account.deleted", identity_events.AccountDeleted(account_id=ann.account_id))
+    confirmations = await bus.js.pull_subscribe(subjects.NOTIFICATIONS_ACCOUNT_ERASED, durable="test-erased")
+    await publish(subjects.IDENTITY_ACCOUNT_DELETED, identity_events.AccountDeleted(account_id=ann.account_id))
 
     async def erased() -> bool:
         tables = ("subscriptions", "area_cells", "notifications", "preferences", "deliveries")
@@ -260,6 +261,7 @@ async def test_invalid_subscriptions_are_refused_and_write_nothing(
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
         (pb.CreateSubscriptionRequest(), grpc.StatusCode.INVALID_ARGUMENT),
+        (pb.CreateSubscriptionRequest(radius_m=500), grpc.StatusCode.INVALID_ARGUMENT),
     ]
     for request, code in cases:
         with pytest.raises(grpc.aio.AioRpcError) as error:
@@ -269,3 +271,28 @@ async def test_invalid_subscriptions_are_refused_and_write_nothing(
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await ann.notifications.ListNotifications(pb.ListNotificationsRequest())
     assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_inbox_pages_with_sdk_tokens_and_a_kind_is_read_from_the_fields(
+    residents: ResidentFactory, publish: Publish
+) -> None:
+    ann = await residents("ann@example.org")
+    place_id = await ann.save_place("home", *HOME)
+    area = await ann.notifications.CreateSubscription(
+        pb.CreateSubscriptionRequest(place_id=place_id, radius_m=500), metadata=ann.metadata
+    )
+    assert area.created and area.subscription.kind == pb.SUBSCRIPTION_KIND_AREA
+    for index in range(3):
+        await publish(subjects.INCIDENTS_REPORT_CREATED, report_created(f"r-p{index}", north_of(HOME, 100 + index)))
+    await eventually(lambda: _count_is(ann, 3), 10)
+
+    first = await inbox(ann, page_size=2)
+    assert len(first.notifications) == 2 and first.next_page_token and first.unread_count == 3
+    second = await inbox(ann, page_size=2, page_token=first.next_page_token)
+    assert len(second.notifications) == 1 and second.next_page_token == ""
+    seen = {n.notification_id for n in [*first.notifications, *second.notifications]}
+    assert len(seen) == 3
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await inbox(ann, page_token="not-a-token")
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "page_token" in (error.value.details() or "")

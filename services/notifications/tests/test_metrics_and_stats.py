@@ -10,6 +10,7 @@ import grpc
 import pytest
 from cityhub.identity.v1 import identity_pb2
 from cityhub.notifications.v1 import notifications_pb2 as pb
+from cityhub_sdk import subjects
 from cityhub_sdk.app import RunningService
 from cityhub_sdk.auth import internal_metadata
 from cityhub_sdk.telemetry import configure_telemetry
@@ -54,7 +55,7 @@ async def test_delivery_metric_is_exported_after_an_email(
     _, sink = smtp_server
     ann = await residents("ann@example.org")
     await subscribe_home(ann)
-    await publish("cityhub.incidents.report.created", report_created("r-m", north_of(HOME, 100)))
+    await publish(subjects.INCIDENTS_REPORT_CREATED, report_created("r-m", north_of(HOME, 100)))
     await eventually(lambda: len(sink.messages) == 1, 15)
 
     def exported() -> bool:
@@ -76,7 +77,7 @@ async def test_delivery_stats_for_operators_only(
     _, sink = smtp_server
     ann = await residents("ann@example.org")
     await subscribe_home(ann)
-    await publish("cityhub.incidents.report.created", report_created("r-s", north_of(HOME, 100)))
+    await publish(subjects.INCIDENTS_REPORT_CREATED, report_created("r-s", north_of(HOME, 100)))
     await eventually(lambda: len(sink.messages) == 1, 15)
 
     with pytest.raises(grpc.aio.AioRpcError) as error:

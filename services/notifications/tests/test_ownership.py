@@ -7,6 +7,7 @@ import grpc
 import pytest
 from cityhub.incidents.v1 import events_pb2 as incidents
 from cityhub.notifications.v1 import notifications_pb2 as pb
+from cityhub_sdk import subjects
 from cityhub_sdk.testing import eventually
 
 from .conftest import Publish, ResidentFactory
@@ -17,7 +18,7 @@ async def test_another_residents_objects_are_not_found(residents: ResidentFactor
     ann = await residents("ann@example.org")
     bob = await residents("bob@example.org")
     await publish(
-        "cityhub.incidents.report.followed", incidents.ReportFollowed(report_id="r-o", account_id=ann.account_id)
+        subjects.INCIDENTS_REPORT_FOLLOWED, incidents.ReportFollowed(report_id="r-o", account_id=ann.account_id)
     )
     subscription = await ann.notifications.CreateSubscription(
         pb.CreateSubscriptionRequest(kind=pb.SUBSCRIPTION_KIND_TOPIC, topic_type="alert_kind", topic_value="water"),
@@ -34,7 +35,7 @@ async def test_another_residents_objects_are_not_found(residents: ResidentFactor
 
     await eventually(following, 10)
     change = incidents.ReportStatusChanged(report_id="r-o", category="pothole", old_status="open", new_status="fixed")
-    await publish("cityhub.incidents.report.status_changed", change)
+    await publish(subjects.INCIDENTS_REPORT_STATUS_CHANGED, change)
     await eventually(lambda: _inbox_size(ann, 1), 10)
     note_id = (await inbox(ann)).notifications[0].notification_id
 

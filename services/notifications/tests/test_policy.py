@@ -9,7 +9,7 @@ from cityhub_notifications.cells import cell_at, covering_cells
 from cityhub_notifications.dispatcher import transition
 from cityhub_notifications.models import Delivery
 from cityhub_notifications.policy import quiet_until
-from cityhub_notifications.templates import normalize_language
+from cityhub_sdk.languages import resolve_language
 
 LA = "America/Los_Angeles"
 
@@ -43,4 +43,4 @@ def test_covering_includes_200_m_and_excludes_3_km() -> None:
     ("raw", "expected"), [("zh-TW", "zh-Hant"), ("vi-VN", "vi"), ("FA", "fa"), ("de", "en"), ("", "en")]
 )
 def test_profile_languages_map_onto_the_five(raw: str, expected: str) -> None:
-    assert normalize_language(raw) == expected
+    assert resolve_language(raw) == expected

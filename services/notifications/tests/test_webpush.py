@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from cityhub.incidents.v1 import events_pb2 as incidents
 from cityhub.notifications.v1 import notifications_pb2 as pb
+from cityhub_sdk import subjects
 from cityhub_sdk.app import RunningService
 from cityhub_sdk.testing import eventually, free_port
 from cryptography.hazmat.primitives import serialization
@@ -123,7 +124,7 @@ async def register(resident: Resident, endpoint: str, browser: Browser) -> pb.De
 async def follow_and_fix(publish: Publish, resident: Resident, report_id: str) -> None:
     """The resident follows a report (as its reporter would) and then it is fixed: a real event each."""
     await publish(
-        "cityhub.incidents.report.followed",
+        subjects.INCIDENTS_REPORT_FOLLOWED,
         incidents.ReportFollowed(report_id=report_id, account_id=resident.account_id),
     )
 
@@ -137,7 +138,7 @@ async def follow_and_fix(publish: Publish, resident: Resident, report_id: str) -
     change = incidents.ReportStatusChanged(
         report_id=report_id, category="pothole", old_status="open", new_status="fixed", public_note="Filled."
     )
-    await publish("cityhub.incidents.report.status_changed", change)
+    await publish(subjects.INCIDENTS_REPORT_STATUS_CHANGED, change)
 
 
 async def test_push_reaches_the_push_service_signed_encrypted_and_in_japanese(
@@ -199,7 +200,7 @@ async def test_gone_device_is_marked_dead_and_delivery_falls_back_to_email(
 
     # The dead device is not tried again: the next notification goes straight to email.
     await publish(
-        "cityhub.incidents.report.status_changed",
+        subjects.INCIDENTS_REPORT_STATUS_CHANGED,
         incidents.ReportStatusChanged(report_id="r-gone", category="pothole", old_status="fixed", new_status="closed"),
     )
     await eventually(lambda: len(sink.messages) == 2, 15)

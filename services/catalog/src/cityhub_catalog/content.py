@@ -15,13 +15,12 @@ from typing import Any
 import h3
 from cityhub.catalog.v1 import events_pb2
 from cityhub_sdk.tables import utcnow
-from google.protobuf.timestamp_pb2 import Timestamp
+from cityhub_sdk.timestamps import to_timestamp
 
 from cityhub_catalog.models import Category, City, CityService, Department, Queue, ServiceCenter
 
 H3_RESOLUTION = 7
 H3_COARSE_RESOLUTION = 5
-SERVICE_UPDATED = "cityhub.catalog.service.updated"
 
 # Columns that make up a service's visible content (and so its version).
 _CONTENT_FIELDS = (
@@ -119,6 +118,7 @@ def center_from_record(record: Mapping[str, Any]) -> tuple[ServiceCenter, list[Q
 
 
 def city_from_record(record: Mapping[str, Any]) -> City:
+    contact = record.get("contact") or {}
     return City(
         slug=record["slug"],
         name=record["name"],
@@ -127,13 +127,16 @@ def city_from_record(record: Mapping[str, Any]) -> City:
         center_lon=float(record["centre"]["lon"]),
         boundary=[[float(lat), float(lon)] for lat, lon in record["boundary"]],
         languages=list(record.get("languages", [])),
+        contact_phone=str(contact.get("phone", "")),
+        contact_email=str(contact.get("email", "")),
+        emergency_phone=str(record.get("emergency_phone", "")),
+        jurisdiction_id=str(record.get("jurisdiction_id", "")),
+        website=str(contact.get("website", "")),
     )
 
 
 def service_updated_event(service: CityService) -> events_pb2.ServiceUpdated:
     """The event payload: references and coarse facts only, never texts or personal data."""
-    stamp = Timestamp()
-    stamp.FromDatetime(service.updated_at)
     return events_pb2.ServiceUpdated(
         slug=service.slug,
         service_code=service.service_code,
@@ -142,5 +145,5 @@ def service_updated_event(service: CityService) -> events_pb2.ServiceUpdated:
         takes_reports=service.takes_reports,
         report_radius_m=service.report_radius_m,
         version=service.version,
-        updated_at=stamp,
+        updated_at=to_timestamp(service.updated_at),
     )

@@ -1,6 +1,6 @@
 """Periodic grpc.health.v1 checks of registered department services.
 
-One background task (started and stopped with the service) checks every registration each
+One SDK `PeriodicTask` (started and stopped with the service) checks every registration each
 interval, or at once after a new registration, and stores SERVING / NOT_SERVING with the time.
 Channels are cached per address and closed when the address is no longer registered.
 """
@@ -8,17 +8,14 @@ Channels are cached per address and closed when the address is no longer registe
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import grpc
 from cityhub_sdk.db import Database
-from cityhub_sdk.logging import get_logger
 from cityhub_sdk.tables import utcnow
+from cityhub_sdk.worker import PeriodicTask
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from cityhub_catalog.repository import dao_list_registrations, dao_set_health
-
-log = get_logger(__name__)
 
 SERVING = "SERVING"
 NOT_SERVING = "NOT_SERVING"
@@ -27,39 +24,21 @@ NOT_SERVING = "NOT_SERVING"
 class RegistrationHealthChecker:
     def __init__(self, db: Database, *, interval_s: float = 15.0, timeout_s: float = 2.0) -> None:
         self.db = db
-        self.interval_s = interval_s
         self.timeout_s = timeout_s
         self._channels: dict[str, grpc.aio.Channel] = {}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = PeriodicTask(self.check_all, name="department-health-checks", interval_s=interval_s)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="department-health-checks")
+        await self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         for channel in self._channels.values():
             await channel.close(grace=None)
         self._channels.clear()
 
     def check_soon(self) -> None:
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.check_all()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a failed round must not end the checker
-                log.warning("catalog.health_round_failed", error=type(exc).__name__)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval_s)
+        self._task.wake()
 
     async def check_all(self) -> None:
         async with self.db.session() as session:

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from cityhub.catalog.v1 import catalog_pb2
+from cityhub_sdk.languages import is_rtl, pick, pick_list
 from cityhub_sdk.timestamps import to_timestamp
 
-from cityhub_catalog.i18n import is_rtl, pick, pick_list
 from cityhub_catalog.models import Category, City, CityService, Department, DepartmentRegistration, Queue
 from cityhub_catalog.service import CenterResult
 
@@ -108,6 +108,11 @@ def city_message(city: City, lang: str) -> catalog_pb2.City:
         center_lat=city.center_lat,
         center_lon=city.center_lon,
         boundary=[catalog_pb2.LatLon(lat=lat, lon=lon) for lat, lon in city.boundary],
+        contact_phone=city.contact_phone,
+        contact_email=city.contact_email,
+        emergency_phone=city.emergency_phone,
+        jurisdiction_id=city.jurisdiction_id,
+        website=city.website,
     )
 
 

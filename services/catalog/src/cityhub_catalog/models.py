@@ -3,7 +3,7 @@
 Services keep their whole multilingual content in JSON columns: the catalog is read far more
 than written, always as whole records, and the search index is built from memory anyway.
 Service centres carry H3 cells (resolution 7 for short radii, 5 for wide ones) in indexed
-columns so proximity queries narrow by index before the exact haversine distance.
+columns so proximity queries narrow by index before the exact great-circle distance.
 """
 
 from __future__ import annotations
@@ -95,6 +95,8 @@ class Queue(SQLModel, table=True):
 
 
 class City(SQLModel, table=True):
+    """The city's facts: clients and the gateway read its contact, time zone and Open311 id here."""
+
     __tablename__ = "city"
 
     slug: str = Field(primary_key=True, max_length=64)
@@ -104,6 +106,11 @@ class City(SQLModel, table=True):
     center_lon: float
     boundary: list[list[float]] = Field(sa_type=sa.JSON)
     languages: list[str] = Field(sa_type=sa.JSON)
+    contact_phone: str = ""
+    contact_email: str = ""
+    emergency_phone: str = ""
+    jurisdiction_id: str = ""
+    website: str = ""
 
 
 class DepartmentRegistration(SQLModel, table=True):

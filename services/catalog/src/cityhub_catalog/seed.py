@@ -14,9 +14,9 @@ from typing import Any
 import yaml
 from cityhub_sdk.db import Database
 from cityhub_sdk.outbox import add_event
+from cityhub_sdk.subjects import CATALOG_SERVICE_UPDATED
 
 from cityhub_catalog.content import (
-    SERVICE_UPDATED,
     category_from_record,
     center_from_record,
     city_from_record,
@@ -78,7 +78,7 @@ async def seed_catalog(db: Database, data_dir: Path = DATA_DIR) -> SeedResult:
                     session.add(stored)
                 continue
             await dao_save_service(session, row)
-            add_event(session, SERVICE_UPDATED, service_updated_event(row), source="catalog")
+            add_event(session, CATALOG_SERVICE_UPDATED, service_updated_event(row), source="catalog")
             changed.append(row.slug)
         # Departments, centres and the city carry no version: every seed moves the revision so
         # running replicas re-read the catalog (cheap for a catalog of this size).

@@ -1,19 +1,17 @@
-"""The gRPC face of the catalog: translate messages, call a use case, translate back."""
+"""The gRPC face of the catalog: decode a request, call a use case, encode the answer.
+
+Use-case errors are the SDK's (`cityhub_sdk.errors`); the interceptor the SDK installs on every
+server turns them into statuses, so no handler catches anything.
+"""
 
 from __future__ import annotations
-
-import functools
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 
 import grpc
 from cityhub.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from cityhub_sdk.auth import ROLE_DEPARTMENT, ROLE_OPERATOR, ROLE_STAFF, require
+from cityhub_sdk.languages import resolve_language
 
-from cityhub_catalog.errors import CatalogError
-from cityhub_catalog.geo import validate_circle
 from cityhub_catalog.health_checks import RegistrationHealthChecker
-from cityhub_catalog.i18n import resolve_lang
 from cityhub_catalog.messages import (
     center_message,
     city_message,
@@ -21,27 +19,7 @@ from cityhub_catalog.messages import (
     registration_message,
     service_message,
 )
-from cityhub_catalog.paging import next_page_token, page_window
-from cityhub_catalog.service import CatalogService, ServicePatch
-
-Req = TypeVar("Req")
-Resp = TypeVar("Resp")
-Self = TypeVar("Self")
-Handler = Callable[[Self, Req, grpc.aio.ServicerContext], Awaitable[Resp]]
-
-
-def _status(method: Handler[Self, Req, Resp]) -> Handler[Self, Req, Resp]:
-    """Use-case errors end the RPC with their status code and client-safe text."""
-
-    @functools.wraps(method)
-    async def wrapper(self: Self, request: Req, context: grpc.aio.ServicerContext) -> Resp:
-        try:
-            return await method(self, request, context)
-        except CatalogError as exc:
-            await context.abort(exc.code, str(exc))
-            raise  # abort raises; this keeps type checkers honest
-
-    return wrapper
+from cityhub_catalog.service import CatalogService, Near, Paging, ServicePatch
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
@@ -49,74 +27,72 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         self.service = service
         self.checker = checker
 
-    @_status
     async def ListDepartments(
         self, request: catalog_pb2.ListDepartmentsRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.ListDepartmentsResponse:
-        lang = resolve_lang(request.lang)
-        offset, size = page_window(request.page_size, request.page_token)
-        departments = (await self.service.snapshot()).departments
+        lang = resolve_language(request.lang)
+        page = await self.service.list_departments(Paging(request.page_size, request.page_token))
         return catalog_pb2.ListDepartmentsResponse(
             lang=lang,
-            departments=[department_message(d, lang) for d in departments[offset : offset + size]],
-            next_page_token=next_page_token(offset, size, len(departments)),
-            total_size=len(departments),
+            departments=[department_message(d, lang) for d in page.items],
+            next_page_token=page.next_token,
+            total_size=page.total or 0,
         )
 
-    @_status
     async def ListServices(
         self, request: catalog_pb2.ListServicesRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.ListServicesResponse:
-        lang = resolve_lang(request.lang)
-        offset, size = page_window(request.page_size, request.page_token)
-        snapshot, services = await self.service.list_services(
-            lang=lang, query=request.query, category=request.category, department=request.department
+        lang = resolve_language(request.lang)
+        snapshot, page = await self.service.list_services(
+            lang=lang,
+            paging=Paging(request.page_size, request.page_token),
+            query=request.query,
+            category=request.category,
+            department=request.department,
         )
         return catalog_pb2.ListServicesResponse(
-            services=[service_message(s, lang, snapshot.categories) for s in services[offset : offset + size]],
-            next_page_token=next_page_token(offset, size, len(services)),
-            total_size=len(services),
+            services=[service_message(s, lang, snapshot.categories) for s in page.items],
+            next_page_token=page.next_token,
+            total_size=page.total or 0,
             lang=lang,
         )
 
-    @_status
     async def GetService(
         self, request: catalog_pb2.GetServiceRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.GetServiceResponse:
-        lang = resolve_lang(request.lang)
+        lang = resolve_language(request.lang)
         snapshot, service = await self.service.get_service(slug=request.slug, service_code=request.service_code)
         return catalog_pb2.GetServiceResponse(service=service_message(service, lang, snapshot.categories))
 
-    @_status
     async def ListServiceCenters(
         self, request: catalog_pb2.ListServiceCentersRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.ListServiceCentersResponse:
-        lang = resolve_lang(request.lang)
-        circle = validate_circle(request.lat, request.lon, request.radius_m) if request.near else None
-        offset, size = page_window(request.page_size, request.page_token)
-        results = await self.service.list_centers(circle=circle, service=request.service)
+        lang = resolve_language(request.lang)
+        page = await self.service.list_centers(
+            near=Near(request.lat, request.lon, request.radius_m) if request.near else None,
+            paging=Paging(request.page_size, request.page_token),
+            service=request.service,
+        )
         return catalog_pb2.ListServiceCentersResponse(
-            centers=[center_message(r, lang) for r in results[offset : offset + size]],
-            next_page_token=next_page_token(offset, size, len(results)),
-            total_size=len(results),
+            centers=[center_message(r, lang) for r in page.items],
+            next_page_token=page.next_token,
+            total_size=page.total or 0,
         )
 
-    @_status
     async def GetServiceCenter(
         self, request: catalog_pb2.GetServiceCenterRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.GetServiceCenterResponse:
-        lang = resolve_lang(request.lang)
+        lang = resolve_language(request.lang)
         return catalog_pb2.GetServiceCenterResponse(
             center=center_message(await self.service.get_center(request.id), lang)
         )
 
-    @_status
     async def GetCity(
         self, request: catalog_pb2.GetCityRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.GetCityResponse:
-        return catalog_pb2.GetCityResponse(city=city_message(await self.service.get_city(), resolve_lang(request.lang)))
+        city = await self.service.get_city()
+        return catalog_pb2.GetCityResponse(city=city_message(city, resolve_language(request.lang)))
 
-    @_status
     async def RegisterDepartmentService(
         self, request: catalog_pb2.RegisterDepartmentServiceRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.RegisterDepartmentServiceResponse:
@@ -126,21 +102,17 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             self.checker.check_soon()
         return catalog_pb2.RegisterDepartmentServiceResponse(registration=registration_message(registration))
 
-    @_status
     async def ListDepartmentServices(
         self, request: catalog_pb2.ListDepartmentServicesRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.ListDepartmentServicesResponse:
-        offset, size = page_window(request.page_size, request.page_token)
         caller = await require(context)
-        rows = await self.service.list_registrations(
-            caller, department=request.department, offset=offset, limit=size + 1
+        page = await self.service.list_registrations(
+            caller, department=request.department, paging=Paging(request.page_size, request.page_token)
         )
         return catalog_pb2.ListDepartmentServicesResponse(
-            registrations=[registration_message(r) for r in rows[:size]],
-            next_page_token=next_page_token(offset, size, offset + len(rows)),
+            registrations=[registration_message(r) for r in page.items], next_page_token=page.next_token
         )
 
-    @_status
     async def UpdateService(
         self, request: catalog_pb2.UpdateServiceRequest, context: grpc.aio.ServicerContext
     ) -> catalog_pb2.UpdateServiceResponse:

@@ -1,21 +1,26 @@
-"""Catalog use cases; they own their transactions and raise errors that carry gRPC codes."""
+"""Catalog use cases: they validate input, own their transactions, page their answers and raise
+the SDK's errors (the SDK's interceptor turns them into gRPC statuses)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from cityhub_sdk.auth import ROLE_DEPARTMENT, ROLE_OPERATOR, ROLE_SERVICE, ROLE_STAFF, Caller
 from cityhub_sdk.db import Database
+from cityhub_sdk.errors import InvalidArgument, NotFound, PermissionDenied
+from cityhub_sdk.geo import distance_m
+from cityhub_sdk.languages import SUPPORTED_LANGUAGES
 from cityhub_sdk.outbox import add_event
+from cityhub_sdk.paging import page_window
+from cityhub_sdk.subjects import CATALOG_SERVICE_UPDATED
 from cityhub_sdk.tables import utcnow
 
-from cityhub_catalog.content import SERVICE_UPDATED, content_version, service_content, service_updated_event
-from cityhub_catalog.errors import InvalidArgument, NotFound, PermissionDenied
-from cityhub_catalog.geo import Circle, covering_cells, haversine_m
-from cityhub_catalog.i18n import SUPPORTED_LANGUAGES
-from cityhub_catalog.models import City, CityService, DepartmentRegistration, Queue, ServiceCenter
+from cityhub_catalog.content import content_version, service_content, service_updated_event
+from cityhub_catalog.geo import covering_cells, search_circle
+from cityhub_catalog.models import City, CityService, Department, DepartmentRegistration, Queue, ServiceCenter
 from cityhub_catalog.repository import (
     dao_bump_revision,
     dao_centers_in_cells,
@@ -36,6 +41,36 @@ MAX_TEXT_CHARS = 2000
 CHANNELS = frozenset({"online", "in_person", "phone", "app", "mail"})
 # host:port, host a DNS name, IPv4 or [IPv6]; the catalog dials it for health checks.
 _ADDRESS_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Paging:
+    """What a list request asks for: `size` 0 is the default, `token` the previous page's."""
+
+    size: int = 0
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    total: int | None  # None when counting would cost a query of its own
+    next_token: str
+
+
+def _page(items: Sequence[T], paging: Paging) -> Page[T]:
+    window = page_window(paging.size, paging.token)
+    return Page(items[window.offset : window.offset + window.size], len(items), window.next_token(len(items)))
+
+
+@dataclass(frozen=True)
+class Near:
+    """A proximity search as requested (validated by the use case)."""
+
+    lat: float
+    lon: float
+    radius_m: float
 
 
 @dataclass(frozen=True)
@@ -82,14 +117,18 @@ class CatalogService:
     async def snapshot(self) -> CatalogSnapshot:
         return await self.cache.get()
 
+    async def list_departments(self, paging: Paging) -> Page[Department]:
+        return _page((await self.cache.get()).departments, paging)
+
     # -- services ---------------------------------------------------------------------------
 
     async def list_services(
-        self, *, lang: str, query: str = "", category: str = "", department: str = ""
-    ) -> tuple[CatalogSnapshot, list[CityService]]:
+        self, *, lang: str, paging: Paging, query: str = "", category: str = "", department: str = ""
+    ) -> tuple[CatalogSnapshot, Page[CityService]]:
         """Services in catalog order, or ranked by relevance when `query` is set."""
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidArgument(f"query is longer than {MAX_QUERY_CHARS} characters")
+        page_window(paging.size, paging.token)  # a bad token is refused before any search
         snapshot = await self.cache.get()
         if query.strip():
             hits = snapshot.index.search(query, lang, limit=len(snapshot.services))
@@ -100,7 +139,7 @@ class CatalogService:
             services = [s for s in services if s.category == category]
         if department:
             services = [s for s in services if s.department == department]
-        return snapshot, services
+        return snapshot, _page(services, paging)
 
     async def get_service(self, *, slug: str = "", service_code: str = "") -> tuple[CatalogSnapshot, CityService]:
         snapshot = await self.cache.get()
@@ -141,13 +180,15 @@ class CatalogService:
             updated = CityService(**content, position=service.position, version=version, updated_at=utcnow())
             await dao_save_service(session, updated)
             await dao_bump_revision(session)
-            add_event(session, SERVICE_UPDATED, service_updated_event(updated), source="catalog")
+            add_event(session, CATALOG_SERVICE_UPDATED, service_updated_event(updated), source="catalog")
         return updated, True
 
     # -- centres and city ---------------------------------------------------------------------
 
-    async def list_centers(self, *, circle: Circle | None, service: str = "") -> list[CenterResult]:
-        """All centres by slug, or those inside `circle` nearest first; optionally offering `service`."""
+    async def list_centers(self, *, near: Near | None, paging: Paging, service: str = "") -> Page[CenterResult]:
+        """All centres by slug, or those within `near` nearest first; optionally offering `service`."""
+        circle = search_circle(near.lat, near.lon, near.radius_m) if near is not None else None
+        page_window(paging.size, paging.token)
         async with self.db.session() as session:
             found: list[tuple[ServiceCenter, float | None]]
             if circle is None:
@@ -155,7 +196,7 @@ class CatalogService:
             else:
                 coarse, cells = covering_cells(circle)
                 candidates = await dao_centers_in_cells(session, cells, coarse=coarse)
-                measured = [(c, haversine_m(circle.lat, circle.lon, c.lat, c.lon)) for c in candidates]
+                measured = [(c, distance_m(circle.lat, circle.lon, c.lat, c.lon)) for c in candidates]
                 found = sorted(
                     ((c, d) for c, d in measured if d <= circle.radius_m), key=lambda cd: (cd[1], cd[0].slug)
                 )
@@ -166,7 +207,7 @@ class CatalogService:
         results = [CenterResult(c, by_center.get(c.slug, []), d) for c, d in found]
         if service:
             results = [r for r in results if any(service in q.services for q in r.queues)]
-        return results
+        return _page(results, paging)
 
     async def get_center(self, slug: str) -> CenterResult:
         async with self.db.session() as session:
@@ -210,9 +251,10 @@ class CatalogService:
         return registration
 
     async def list_registrations(
-        self, caller: Caller, *, department: str, offset: int, limit: int
-    ) -> list[DepartmentRegistration]:
+        self, caller: Caller, *, department: str, paging: Paging
+    ) -> Page[DepartmentRegistration]:
         """Operators and other services see all; staff and department systems their own department's."""
+        window = page_window(paging.size, paging.token)
         if caller.role in (ROLE_STAFF, ROLE_DEPARTMENT):
             if department and department != caller.department:
                 raise PermissionDenied("another department's registrations")
@@ -220,7 +262,13 @@ class CatalogService:
         elif caller.role not in (ROLE_OPERATOR, ROLE_SERVICE):
             raise PermissionDenied("not allowed for this role")
         async with self.db.session() as session:
-            return list(await dao_list_registrations(session, department=department, offset=offset, limit=limit))
+            rows = list(
+                await dao_list_registrations(
+                    session, department=department, offset=window.offset, limit=window.size + 1
+                )
+            )
+        # One row beyond the page says another page follows.
+        return Page(rows[: window.size], None, window.next_token(window.offset + len(rows)))
 
     async def all_registrations(self) -> list[DepartmentRegistration]:
         async with self.db.session() as session:

@@ -9,9 +9,10 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi.plugins import ScalarRenderPlugin
 
+from cityhub_gateway.api_docs import ApiReferencePlugin
 from cityhub_gateway.auth import Authenticator, provide_caller
+from cityhub_gateway.body_guard import BodyGuard
 from cityhub_gateway.clients import ServiceClients
 from cityhub_gateway.config import GatewaySettings
 from cityhub_gateway.errors import problem_details_plugin
@@ -69,7 +70,7 @@ def create_app(settings: GatewaySettings, clients: ServiceClients | None = None)
         lifespan=[lifespan],
         state=State({"settings": settings, "clients": clients}),
         guards=[policy_guard],
-        middleware=[trace_id_header, auth_rate_limit(settings).middleware],
+        middleware=[trace_id_header, auth_rate_limit(settings).middleware, BodyGuard(settings.max_body_bytes)],
         dependencies={
             "clients": Provide(_provide_clients, sync_to_thread=False),
             "settings": Provide(_provide_settings, sync_to_thread=False),
@@ -78,7 +79,7 @@ def create_app(settings: GatewaySettings, clients: ServiceClients | None = None)
         cors_config=CORSConfig(allow_origins=list(settings.cors_allow_origins), allow_credentials=False),
         request_max_body_size=settings.max_body_bytes,
         plugins=[tracing_plugin(), problem_details_plugin()],
-        openapi_config=openapi_config(render_plugins=[ScalarRenderPlugin()]),
+        openapi_config=openapi_config(render_plugins=[ApiReferencePlugin()]),
     )
     complete_openapi(app)
     # Verifies credentials for the policy guard; reads the clients the lifespan (or a test) provides.

@@ -24,16 +24,16 @@ from cityhub_sdk.auth import (
 )
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, NotAuthorizedException
 
 from cityhub_gateway.config import GatewaySettings
+from cityhub_gateway.errors import ApiError
 
 IdentityStub = Callable[[], identity_pb2_grpc.IdentityServiceStub]
 
 
-def unauthorized() -> NotAuthorizedException:
+def unauthorized() -> ApiError:
     """The one answer to every missing, malformed, expired, revoked or forged credential."""
-    return NotAuthorizedException(detail=GENERIC_DETAIL, headers={"WWW-Authenticate": 'Bearer realm="cityhub"'})
+    return ApiError("unauthorized", GENERIC_DETAIL, headers={"WWW-Authenticate": 'Bearer realm="cityhub"'})
 
 
 class Authenticator:
@@ -89,7 +89,7 @@ class Authenticator:
         except InvalidToken as exc:
             raise unauthorized() from exc
         except grpc.aio.AioRpcError as exc:
-            raise HTTPException(status_code=503, detail="credentials cannot be checked right now") from exc
+            raise ApiError("service-unavailable", "credentials cannot be checked right now") from exc
         return ANONYMOUS
 
 

@@ -1,4 +1,5 @@
-"""Catalog routes: departments, city services, service centres, the city.
+"""Catalog routes: departments, city services, service centres, the city; and `get_city`, the
+city's facts (time zone, contact, Open311 jurisdiction) for any gateway module.
 
 Catalog reads are public and cacheable: every answer carries a strong ETag (a hash of the body),
 `Cache-Control: public, max-age=300` and `Vary: Accept-Language`; `If-None-Match` gets a 304.
@@ -7,26 +8,81 @@ Catalog reads are public and cacheable: every answer carries a strong ETag (a ha
 from __future__ import annotations
 
 import hashlib
-import math
-from typing import Annotated, Any, TypeVar
+import time
+import weakref
+from typing import Annotated, Any, TypeVar, cast
 
 import msgspec
-from cityhub.catalog.v1 import catalog_pb2
+from cityhub.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from cityhub_sdk.languages import DEFAULT_LANGUAGE, is_rtl, negotiate
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.exceptions import ValidationException
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from litestar.types import ControllerRouterHandler
 
+from cityhub_gateway.catalog_schemas import (
+    CityOut,
+    DepartmentsOut,
+    Language,
+    ServiceCenterOut,
+    ServiceCentersOut,
+    ServiceOut,
+    ServicesOut,
+    center_out,
+    city_out,
+    department_out,
+    service_out,
+)
 from cityhub_gateway.clients import ServiceClients
-from cityhub_gateway.lang import AcceptLanguage, LangQuery, negotiate
+from cityhub_gateway.errors import invalid
+from cityhub_gateway.params import (
+    AcceptLanguage,
+    LangQuery,
+    ObjectId,
+    OptionalLatitude,
+    OptionalLongitude,
+    PageSize,
+    PageToken,
+)
 
 CACHE_CONTROL = "public, max-age=300"
-RTL_LANGUAGES = frozenset({"fa"})
+CITY_TTL_S = 60.0  # the city's facts change rarely; a minute-old copy is fine everywhere
+CENTER_MAX_RADIUS_M = 50_000.0  # the catalog's own limit for a centre search
 T = TypeVar("T")
 
-PageSize = Annotated[int | None, QueryParameter(name="page_size", required=False, ge=1, le=100)]
-PageToken = Annotated[str | None, QueryParameter(name="page_token", required=False, max_length=200)]
+CenterRadius = Annotated[
+    float | None,
+    QueryParameter(
+        name="radius_m",
+        required=False,
+        gt=0.0,
+        le=CENTER_MAX_RADIUS_M,
+        description="Search radius in metres (default 5,000, at most 50,000); needs lat and lon",
+    ),
+]
+Slug = Annotated[str | None, QueryParameter(required=False, max_length=64)]
+
+
+# -- the city's facts, for every gateway module ------------------------------------------------
+
+_cities: weakref.WeakKeyDictionary[catalog_pb2_grpc.CatalogServiceStub, dict[str, tuple[float, catalog_pb2.City]]]
+_cities = weakref.WeakKeyDictionary()
+
+
+async def get_city(clients: ServiceClients, lang: str = DEFAULT_LANGUAGE) -> catalog_pb2.City:
+    """The city as the catalog describes it, cached beside the clients for `CITY_TTL_S`.
+
+    Time zone, contact and Open311 jurisdiction are city data (catalog's `city.yaml`), never
+    constants in the gateway; `lang` only changes the name.
+    """
+    cached = _cities.setdefault(clients.catalog, {})
+    hit = cached.get(lang)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < CITY_TTL_S:
+        return hit[1]
+    city: catalog_pb2.City = (await clients.catalog.GetCity(catalog_pb2.GetCityRequest(lang=lang))).city
+    cached[lang] = (now, city)
+    return city
 
 
 # -- HTTP caching ------------------------------------------------------------------------------
@@ -52,200 +108,8 @@ def cacheable(request: Request[Any, Any, Any], payload: T, *, media_type: str = 
     return Response(content=payload, headers=headers, media_type=media_type)
 
 
-def finite(name: str, value: float | None) -> float | None:
-    """Python parses "nan" and "inf" as floats; the API refuses them like any other bad number."""
-    if value is not None and not math.isfinite(value):
-        raise ValidationException(
-            detail=f"{name} must be a finite number", extra=[{"key": name, "message": "must be a finite number"}]
-        )
-    return value
-
-
-# -- DTOs ----------------------------------------------------------------------------------------
-
-
-class DepartmentOut(msgspec.Struct):
-    slug: str
-    name: str
-    description: str
-    phone: str
-    email: str
-    website: str
-
-
-class DepartmentsOut(msgspec.Struct):
-    items: list[DepartmentOut]
-    lang: str
-    rtl: bool
-    total: int
-    next_page_token: str | None = None
-
-
-class FeeOut(msgspec.Struct):
-    amount: str
-    currency: str
-    description: str
-
-
-class AttributeValueOut(msgspec.Struct):
-    key: str
-    name: str
-
-
-class FormAttributeOut(msgspec.Struct):
-    code: str
-    datatype: str
-    required: bool
-    variable: bool
-    order: int
-    description: str
-    datatype_description: str
-    values: list[AttributeValueOut]
-
-
-class ServiceOut(msgspec.Struct):
-    slug: str
-    service_code: str
-    department: str
-    category: str
-    category_name: str
-    type: str
-    name: str
-    summary: str
-    keywords: list[str]
-    steps: list[str]
-    fees: list[FeeOut]
-    documents: list[str]
-    eligibility: str
-    channels: list[str]
-    centers: list[str]
-    takes_reports: bool
-    takes_requests: bool
-    report_radius_m: int
-    form: list[FormAttributeOut]
-    lang: str
-    rtl: bool
-    version: str
-
-
-class ServicesOut(msgspec.Struct):
-    items: list[ServiceOut]
-    lang: str
-    rtl: bool
-    total: int
-    next_page_token: str | None = None
-
-
-class HoursOut(msgspec.Struct):
-    day: str
-    ranges: list[str]
-
-
-class QueueOut(msgspec.Struct):
-    slug: str
-    name: str
-    services: list[str]
-
-
-class ServiceCenterOut(msgspec.Struct):
-    id: str
-    name: str
-    address: str
-    lat: float
-    lon: float
-    phone: str
-    hours: list[HoursOut]
-    queues: list[QueueOut]
-    lang: str
-    rtl: bool
-    distance_m: float | None = None
-
-
-class ServiceCentersOut(msgspec.Struct):
-    items: list[ServiceCenterOut]
-    lang: str
-    rtl: bool
-    total: int
-    next_page_token: str | None = None
-
-
-class LatLonOut(msgspec.Struct):
-    lat: float
-    lon: float
-
-
-class CityOut(msgspec.Struct):
-    name: str
-    timezone: str
-    center: LatLonOut
-    boundary: list[LatLonOut]
-    lang: str
-    rtl: bool
-
-
-def department_out(d: catalog_pb2.Department) -> DepartmentOut:
-    return DepartmentOut(
-        slug=d.slug, name=d.name, description=d.description, phone=d.phone, email=d.email, website=d.website
-    )
-
-
-def service_out(s: catalog_pb2.Service) -> ServiceOut:
-    return ServiceOut(
-        slug=s.slug,
-        service_code=s.service_code,
-        department=s.department,
-        category=s.category,
-        category_name=s.category_name,
-        type=s.type,
-        name=s.name,
-        summary=s.summary,
-        keywords=list(s.keywords),
-        steps=list(s.steps),
-        fees=[FeeOut(amount=f.amount, currency=f.currency, description=f.description) for f in s.fees],
-        documents=list(s.documents),
-        eligibility=s.eligibility,
-        channels=list(s.channels),
-        centers=list(s.center_ids),
-        takes_reports=s.takes_reports,
-        takes_requests=s.takes_requests,
-        report_radius_m=s.report_radius_m,
-        form=[
-            FormAttributeOut(
-                code=a.code,
-                datatype=a.datatype,
-                required=a.required,
-                variable=a.variable,
-                order=a.order,
-                description=a.description,
-                datatype_description=a.datatype_description,
-                values=[AttributeValueOut(key=v.key, name=v.name) for v in a.values],
-            )
-            for a in s.form
-        ],
-        lang=s.lang,
-        rtl=s.rtl,
-        version=s.version,
-    )
-
-
-def center_out(c: catalog_pb2.ServiceCenter, *, near: bool) -> ServiceCenterOut:
-    return ServiceCenterOut(
-        id=c.id,
-        name=c.name,
-        address=c.address,
-        lat=c.lat,
-        lon=c.lon,
-        phone=c.phone,
-        hours=[HoursOut(day=h.day, ranges=list(h.ranges)) for h in c.hours],
-        queues=[QueueOut(slug=q.slug, name=q.name, services=list(q.services)) for q in c.queues],
-        lang=c.lang,
-        rtl=c.rtl,
-        distance_m=c.distance_m if near else None,
-    )
-
-
-def _rtl(lang: str) -> bool:
-    return lang in RTL_LANGUAGES
+def _language(lang: str | None, accept_language: str | None) -> Language:
+    return cast(Language, negotiate(lang, accept_language))
 
 
 # -- controllers -----------------------------------------------------------------------------------
@@ -255,7 +119,7 @@ class DepartmentController(Controller):
     path = "/v1/departments"
     tags = ["catalog"]
 
-    @get("/", summary="Every city department", cache=False)
+    @get("/", operation_id="listDepartments", summary="Every city department", cache=False)
     async def list_departments(
         self,
         request: Request[Any, Any, Any],
@@ -265,14 +129,14 @@ class DepartmentController(Controller):
         page_size: PageSize = None,
         page_token: PageToken = None,
     ) -> Response[DepartmentsOut]:
-        language = negotiate(lang, accept_language)
+        language = _language(lang, accept_language)
         response = await clients.catalog.ListDepartments(
             catalog_pb2.ListDepartmentsRequest(lang=language, page_size=page_size or 0, page_token=page_token or "")
         )
         out = DepartmentsOut(
             items=[department_out(d) for d in response.departments],
-            lang=response.lang or language,
-            rtl=_rtl(response.lang or language),
+            lang=language,
+            rtl=is_rtl(language),
             total=response.total_size,
             next_page_token=response.next_page_token or None,
         )
@@ -283,20 +147,25 @@ class ServiceController(Controller):
     path = "/v1/services"
     tags = ["catalog"]
 
-    @get("/", summary="City services: all, filtered, or ranked by a free-text query", cache=False)
+    @get(
+        "/",
+        operation_id="listServices",
+        summary="City services: all, filtered, or ranked by a free-text query",
+        cache=False,
+    )
     async def list_services(
         self,
         request: Request[Any, Any, Any],
         clients: NamedDependency[ServiceClients],
         q: Annotated[str | None, QueryParameter(required=False, max_length=500, description="Free-text search")] = None,
-        category: Annotated[str | None, QueryParameter(required=False, max_length=64)] = None,
-        department: Annotated[str | None, QueryParameter(required=False, max_length=64)] = None,
+        category: Slug = None,
+        department: Slug = None,
         lang: LangQuery = None,
         accept_language: AcceptLanguage = None,
         page_size: PageSize = None,
         page_token: PageToken = None,
     ) -> Response[ServicesOut]:
-        language = negotiate(lang, accept_language)
+        language = _language(lang, accept_language)
         response = await clients.catalog.ListServices(
             catalog_pb2.ListServicesRequest(
                 lang=language,
@@ -309,23 +178,28 @@ class ServiceController(Controller):
         )
         out = ServicesOut(
             items=[service_out(s) for s in response.services],
-            lang=response.lang or language,
-            rtl=_rtl(response.lang or language),
+            lang=language,
+            rtl=is_rtl(language),
             total=response.total_size,
             next_page_token=response.next_page_token or None,
         )
         return cacheable(request, out)
 
-    @get("/{slug:str}", summary="One city service with its how-to, fees, documents and form", cache=False)
+    @get(
+        "/{slug:str}",
+        operation_id="getService",
+        summary="One city service with its how-to, fees, documents and form",
+        cache=False,
+    )
     async def get_service(
         self,
         request: Request[Any, Any, Any],
         clients: NamedDependency[ServiceClients],
-        slug: FromPath[str],
+        slug: ObjectId,
         lang: LangQuery = None,
         accept_language: AcceptLanguage = None,
     ) -> Response[ServiceOut]:
-        language = negotiate(lang, accept_language)
+        language = _language(lang, accept_language)
         response = await clients.catalog.GetService(catalog_pb2.GetServiceRequest(lang=language, slug=slug))
         return cacheable(request, service_out(response.service))
 
@@ -334,30 +208,29 @@ class ServiceCenterController(Controller):
     path = "/v1/service-centers"
     tags = ["catalog"]
 
-    @get("/", summary="Service centres, nearest first when lat/lon are given", cache=False)
+    @get(
+        "/",
+        operation_id="listServiceCenters",
+        summary="Service centres, nearest first when lat/lon are given",
+        cache=False,
+    )
     async def list_centers(
         self,
         request: Request[Any, Any, Any],
         clients: NamedDependency[ServiceClients],
-        lat: Annotated[float | None, QueryParameter(required=False, ge=-90, le=90)] = None,
-        lon: Annotated[float | None, QueryParameter(required=False, ge=-180, le=180)] = None,
-        radius_m: Annotated[
-            float | None, QueryParameter(required=False, gt=0, le=50_000, description="Default 5000 with lat/lon")
-        ] = None,
-        service: Annotated[str | None, QueryParameter(required=False, max_length=64)] = None,
+        lat: OptionalLatitude = None,
+        lon: OptionalLongitude = None,
+        radius_m: CenterRadius = None,
+        service: Slug = None,
         lang: LangQuery = None,
         accept_language: AcceptLanguage = None,
         page_size: PageSize = None,
         page_token: PageToken = None,
     ) -> Response[ServiceCentersOut]:
-        lat, lon, radius_m = finite("lat", lat), finite("lon", lon), finite("radius_m", radius_m)
         if (lat is None) != (lon is None) or (radius_m is not None and lat is None):
-            raise ValidationException(
-                detail="lat and lon go together (and radius_m needs them)",
-                extra=[{"key": "lat", "message": "lat, lon and radius_m must be given together"}],
-            )
+            raise invalid("lat", "lat, lon and radius_m must be given together")
         near = lat is not None and lon is not None
-        language = negotiate(lang, accept_language)
+        language = _language(lang, accept_language)
         response = await clients.catalog.ListServiceCenters(
             catalog_pb2.ListServiceCentersRequest(
                 lang=language,
@@ -373,22 +246,27 @@ class ServiceCenterController(Controller):
         out = ServiceCentersOut(
             items=[center_out(c, near=near) for c in response.centers],
             lang=language,
-            rtl=_rtl(language),
+            rtl=is_rtl(language),
             total=response.total_size,
             next_page_token=response.next_page_token or None,
         )
         return cacheable(request, out)
 
-    @get("/{center_id:str}", summary="One service centre with its hours and queues", cache=False)
+    @get(
+        "/{center_id:str}",
+        operation_id="getServiceCenter",
+        summary="One service centre with its hours and queues",
+        cache=False,
+    )
     async def get_center(
         self,
         request: Request[Any, Any, Any],
         clients: NamedDependency[ServiceClients],
-        center_id: FromPath[str],
+        center_id: ObjectId,
         lang: LangQuery = None,
         accept_language: AcceptLanguage = None,
     ) -> Response[ServiceCenterOut]:
-        language = negotiate(lang, accept_language)
+        language = _language(lang, accept_language)
         response = await clients.catalog.GetServiceCenter(
             catalog_pb2.GetServiceCenterRequest(lang=language, id=center_id)
         )
@@ -399,7 +277,12 @@ class CityController(Controller):
     path = "/v1/city"
     tags = ["catalog"]
 
-    @get("/", summary="The city: name, time zone, centre and boundary", cache=False)
+    @get(
+        "/",
+        operation_id="getCity",
+        summary="The city: name, time zone, centre, boundary, contact and Open311 jurisdiction",
+        cache=False,
+    )
     async def get_city(
         self,
         request: Request[Any, Any, Any],
@@ -407,17 +290,8 @@ class CityController(Controller):
         lang: LangQuery = None,
         accept_language: AcceptLanguage = None,
     ) -> Response[CityOut]:
-        language = negotiate(lang, accept_language)
-        city = (await clients.catalog.GetCity(catalog_pb2.GetCityRequest(lang=language))).city
-        out = CityOut(
-            name=city.name,
-            timezone=city.timezone,
-            center=LatLonOut(lat=city.center_lat, lon=city.center_lon),
-            boundary=[LatLonOut(lat=p.lat, lon=p.lon) for p in city.boundary],
-            lang=language,
-            rtl=_rtl(language),
-        )
-        return cacheable(request, out)
+        language = _language(lang, accept_language)
+        return cacheable(request, city_out(await get_city(clients, language), language, is_rtl(language)))
 
 
 CATALOG_ROUTES: list[ControllerRouterHandler] = [

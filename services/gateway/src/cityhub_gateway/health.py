@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Literal
 
 import grpc
+import msgspec
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 
 from cityhub_gateway.clients import ServiceClients
+
+
+class HealthOut(msgspec.Struct):
+    status: Literal["ok", "degraded"]
+    services: Annotated[
+        dict[str, str],
+        msgspec.Meta(description="Service name -> SERVING, NOT_SERVING, UNKNOWN, UNREACHABLE or a gRPC status"),
+    ]
 
 
 async def _check(stub: health_pb2_grpc.HealthStub) -> str:
@@ -29,13 +39,19 @@ class HealthController(Controller):
     path = "/health"
     tags = ["health"]
 
-    @get("/", summary="Health of the gateway and every service", cache=False)
-    async def health(self, clients: NamedDependency[ServiceClients]) -> Response[dict[str, Any]]:
+    @get(
+        "/",
+        operation_id="getHealth",
+        summary="Health of the gateway and every service",
+        cache=False,
+        responses={503: ResponseSpec(HealthOut, description="Some service is not serving", generate_examples=False)},
+    )
+    async def health(self, clients: NamedDependency[ServiceClients]) -> Response[HealthOut]:
         names = list(clients.health)
         statuses = await asyncio.gather(*(_check(clients.health[name]) for name in names))
         services = dict(zip(names, statuses, strict=True))
         healthy = all(status == "SERVING" for status in services.values())
         return Response(
-            {"status": "ok" if healthy else "degraded", "services": services},
+            HealthOut(status="ok" if healthy else "degraded", services=services),
             status_code=200 if healthy else 503,
         )

@@ -13,16 +13,42 @@ from cityhub_sdk.auth import Caller
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
 from cityhub_gateway.auth import Authenticator
 from cityhub_gateway.clients import ServiceClients
 from cityhub_gateway.config import GatewaySettings
+from cityhub_gateway.identity_schemas import (
+    AcceptedOut,
+    ConsentIn,
+    ConsentOut,
+    ConsentsOut,
+    ErasureOut,
+    ExportOut,
+    IdentityExport,
+    JwksOut,
+    PlaceIn,
+    PlaceOut,
+    PlacePatch,
+    PlacesOut,
+    ProfileOut,
+    ProfilePatch,
+    RefreshIn,
+    RegisterIn,
+    TokenIn,
+    TokenOut,
+    consent_out,
+    place_out,
+    profile_out,
+    tokens_out,
+)
+from cityhub_gateway.params import ObjectId
 
 # Services whose `ExportAccountData` RPC contributes to GET /v1/me/export, when the stub exists.
 EXPORTING_SERVICES = ("identity", "incidents", "notifications")
+JWK_SET = "application/jwk-set+json"
 
 
 def _client_address(request: Request[Any, Any, Any]) -> str:
@@ -43,145 +69,19 @@ def auth_rate_limit(settings: GatewaySettings) -> RateLimitConfig:
     )
 
 
-# ---- DTOs -------------------------------------------------------------------------------------
-class RegisterIn(msgspec.Struct):
-    email: str
-    password: str
-    display_name: str = ""
-    preferred_language: str = "en"
-    phone: str = ""
-
-
-class AcceptedOut(msgspec.Struct):
-    status: str = "accepted"
-    detail: str = "If this address can be registered, the account is ready to sign in."
-
-
-class TokenIn(msgspec.Struct):
-    email: str
-    password: str
-
-
-class RefreshIn(msgspec.Struct):
-    refresh_token: str
-
-
-class TokenOut(msgspec.Struct):
-    access_token: str
-    refresh_token: str
-    token_type: str
-    expires_in: int
-
-
-class ProfileOut(msgspec.Struct):
-    account_id: str
-    email: str
-    display_name: str
-    preferred_language: str
-    phone: str
-    role: str
-    department: str | None
-    created_at: str
-
-
-class ProfilePatch(msgspec.Struct, omit_defaults=True):
-    display_name: str | None = None
-    preferred_language: str | None = None
-    phone: str | None = None
-
-
-class ErasureOut(msgspec.Struct):
-    erasure_id: str
-    status: str = "accepted"
-
-
-class PlaceIn(msgspec.Struct):
-    label: str
-    latitude: float
-    longitude: float
-
-
-class PlacePatch(msgspec.Struct, omit_defaults=True):
-    label: str | None = None
-    latitude: float | None = None
-    longitude: float | None = None
-
-
-class PlaceOut(msgspec.Struct):
-    id: str
-    label: str
-    latitude: float
-    longitude: float
-    created_at: str
-
-
-class PlacesOut(msgspec.Struct):
-    items: list[PlaceOut]
-
-
-class ConsentIn(msgspec.Struct):
-    department: str
-    purpose: str
-    field: str
-    notice_version: str
-
-
-class ConsentOut(msgspec.Struct):
-    id: str
-    department: str
-    purpose: str
-    field: str
-    granted: bool
-    notice_version: str
-    recorded_at: str
-
-
-class ConsentsOut(msgspec.Struct):
-    items: list[ConsentOut]
-
-
-def _tokens(pair: identity_pb2.TokenPair) -> TokenOut:
-    return TokenOut(
-        access_token=pair.access_token,
-        refresh_token=pair.refresh_token,
-        token_type=pair.token_type,
-        expires_in=pair.expires_in,
-    )
-
-
-def _profile(p: identity_pb2.Profile) -> ProfileOut:
-    return ProfileOut(
-        account_id=p.account_id,
-        email=p.email,
-        display_name=p.display_name,
-        preferred_language=p.preferred_language,
-        phone=p.phone,
-        role=identity_pb2.Role.Name(p.role).removeprefix("ROLE_").lower(),
-        department=p.department or None,
-        created_at=p.created_at.ToDatetime().isoformat() + "Z",
-    )
-
-
-def _place(p: identity_pb2.Place) -> PlaceOut:
-    return PlaceOut(
-        id=p.id,
-        label=p.label,
-        latitude=p.latitude,
-        longitude=p.longitude,
-        created_at=p.created_at.ToDatetime().isoformat() + "Z",
-    )
-
-
-def _consent(c: identity_pb2.ConsentRecord) -> ConsentOut:
-    return ConsentOut(
-        id=c.id,
-        department=c.department,
-        purpose=c.purpose,
-        field=c.field,
-        granted=c.granted,
-        notice_version=c.notice_version,
-        recorded_at=c.recorded_at.ToDatetime().isoformat() + "Z",
-    )
+async def _export_of(clients: ServiceClients, name: str, caller: Caller) -> str | None:
+    """One service's export document (JSON text), or None when it has no export."""
+    method = getattr(getattr(clients, name, None), "ExportAccountData", None)
+    if method is None:
+        return None
+    messages = importlib.import_module(f"cityhub.{name}.v1.{name}_pb2")
+    try:
+        response = await method(messages.ExportAccountDataRequest(), metadata=caller.metadata(), timeout=10)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+            return None
+        raise
+    return str(response.json or "{}")
 
 
 # ---- routes -----------------------------------------------------------------------------------
@@ -189,7 +89,7 @@ class AuthController(Controller):
     path = "/v1/auth"
     tags = ["identity"]
 
-    @post("/register", status_code=HTTP_202_ACCEPTED, summary="Create a resident account")
+    @post("/register", operation_id="register", status_code=HTTP_202_ACCEPTED, summary="Create a resident account")
     async def register(self, data: JSONBody[RegisterIn], clients: NamedDependency[ServiceClients]) -> AcceptedOut:
         """The same answer whether or not the address already has an account."""
         await clients.identity.RegisterAccount(
@@ -203,21 +103,21 @@ class AuthController(Controller):
         )
         return AcceptedOut()
 
-    @post("/token", status_code=200, summary="Sign in with email and password")
+    @post("/token", operation_id="signIn", status_code=200, summary="Sign in with email and password")
     async def token(self, data: JSONBody[TokenIn], clients: NamedDependency[ServiceClients]) -> TokenOut:
         response = await clients.identity.CreateToken(
             identity_pb2.CreateTokenRequest(email=data.email, password=data.password)
         )
-        return _tokens(response.tokens)
+        return tokens_out(response.tokens)
 
-    @post("/refresh", status_code=200, summary="Exchange a refresh token (it rotates)")
+    @post("/refresh", operation_id="refreshToken", status_code=200, summary="Exchange a refresh token (it rotates)")
     async def refresh(self, data: JSONBody[RefreshIn], clients: NamedDependency[ServiceClients]) -> TokenOut:
         response = await clients.identity.RefreshToken(
             identity_pb2.RefreshTokenRequest(refresh_token=data.refresh_token)
         )
-        return _tokens(response.tokens)
+        return tokens_out(response.tokens)
 
-    @post("/logout", status_code=HTTP_204_NO_CONTENT, summary="Sign out: revoke the session")
+    @post("/logout", operation_id="signOut", status_code=HTTP_204_NO_CONTENT, summary="Sign out: revoke the session")
     async def logout(self, data: JSONBody[RefreshIn], clients: NamedDependency[ServiceClients]) -> None:
         await clients.identity.RevokeToken(identity_pb2.RevokeTokenRequest(refresh_token=data.refresh_token))
 
@@ -226,14 +126,14 @@ class MeController(Controller):
     path = "/v1/me"
     tags = ["identity"]
 
-    @get("/", summary="My profile")
+    @get("/", operation_id="getProfile", summary="My profile")
     async def get_profile(
         self, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> ProfileOut:
         response = await clients.identity.GetProfile(identity_pb2.GetProfileRequest(), metadata=caller.metadata())
-        return _profile(response.profile)
+        return profile_out(response.profile)
 
-    @patch("/", summary="Change my display name, language or phone")
+    @patch("/", operation_id="updateProfile", summary="Change my display name, language or phone")
     async def update_profile(
         self, data: JSONBody[ProfilePatch], clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> ProfileOut:
@@ -247,39 +147,39 @@ class MeController(Controller):
             ),
             metadata=caller.metadata(),
         )
-        return _profile(response.profile)
+        return profile_out(response.profile)
 
-    @delete("/", status_code=HTTP_202_ACCEPTED, summary="Delete my account and erase my data everywhere")
+    @delete(
+        "/",
+        operation_id="deleteAccount",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Delete my account and erase my data everywhere",
+    )
     async def delete_account(
         self, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> ErasureOut:
         response = await clients.identity.DeleteAccount(identity_pb2.DeleteAccountRequest(), metadata=caller.metadata())
         return ErasureOut(erasure_id=response.erasure_id)
 
-    @get("/export", summary="Everything CityHub holds about me, from every service")
-    async def export(self, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
+    @get("/export", operation_id="exportMyData", summary="Everything CityHub holds about me, from every service")
+    async def export(self, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]) -> ExportOut:
+        parts: dict[str, Any] = {}
         for name in EXPORTING_SERVICES:
-            method = getattr(getattr(clients, name, None), "ExportAccountData", None)
-            if method is None:
+            document = await _export_of(clients, name, caller)
+            if document is None:
                 continue
-            messages = importlib.import_module(f"cityhub.{name}.v1.{name}_pb2")
-            request_type = messages.ExportAccountDataRequest
-            try:
-                response = await method(request_type(), metadata=caller.metadata(), timeout=10)
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
-                    continue
-                raise
-            result[name] = json.loads(response.json or "{}")
-        return result
+            if name == "identity":
+                parts[name] = msgspec.json.decode(document, type=IdentityExport)
+            else:
+                parts[name] = json.loads(document)
+        return ExportOut(**parts)
 
-    @get("/places", summary="My saved places")
+    @get("/places", operation_id="listPlaces", summary="My saved places")
     async def list_places(self, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]) -> PlacesOut:
         response = await clients.identity.ListPlaces(identity_pb2.ListPlacesRequest(), metadata=caller.metadata())
-        return PlacesOut(items=[_place(p) for p in response.places])
+        return PlacesOut(items=[place_out(p) for p in response.places])
 
-    @post("/places", summary="Save a place (home, work or my own label; at most 10)")
+    @post("/places", operation_id="createPlace", summary="Save a place (home, work or my own label; at most 10)")
     async def create_place(
         self, data: JSONBody[PlaceIn], clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> PlaceOut:
@@ -287,12 +187,12 @@ class MeController(Controller):
             identity_pb2.CreatePlaceRequest(label=data.label, latitude=data.latitude, longitude=data.longitude),
             metadata=caller.metadata(),
         )
-        return _place(response.place)
+        return place_out(response.place)
 
-    @patch("/places/{place_id:str}", summary="Rename or move a saved place")
+    @patch("/places/{place_id:str}", operation_id="updatePlace", summary="Rename or move a saved place")
     async def update_place(
         self,
-        place_id: FromPath[str],
+        place_id: ObjectId,
         data: JSONBody[PlacePatch],
         clients: NamedDependency[ServiceClients],
         caller: NamedDependency[Caller],
@@ -306,29 +206,36 @@ class MeController(Controller):
             ),
             metadata=caller.metadata(),
         )
-        return _place(response.place)
+        return place_out(response.place)
 
-    @delete("/places/{place_id:str}", status_code=HTTP_204_NO_CONTENT, summary="Forget a saved place")
+    @delete(
+        "/places/{place_id:str}",
+        operation_id="deletePlace",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Forget a saved place",
+    )
     async def delete_place(
-        self, place_id: FromPath[str], clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
+        self, place_id: ObjectId, clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> None:
         await clients.identity.DeletePlace(
             identity_pb2.DeletePlaceRequest(place_id=place_id), metadata=caller.metadata()
         )
 
-    @get("/consents", summary="What I share with which department (or the full history)")
+    @get("/consents", operation_id="listConsents", summary="What I share with which department (or the full history)")
     async def list_consents(
         self,
         clients: NamedDependency[ServiceClients],
         caller: NamedDependency[Caller],
-        history: Annotated[bool, QueryParameter(name="history", required=False)] = False,
+        history: Annotated[
+            bool, QueryParameter(name="history", required=False, description="Every grant and withdrawal")
+        ] = False,
     ) -> ConsentsOut:
         response = await clients.identity.ListConsents(
             identity_pb2.ListConsentsRequest(include_history=history), metadata=caller.metadata()
         )
-        return ConsentsOut(items=[_consent(c) for c in response.consents])
+        return ConsentsOut(items=[consent_out(c) for c in response.consents])
 
-    @post("/consents", summary="Share a field with a department for a purpose")
+    @post("/consents", operation_id="grantConsent", summary="Share a field with a department for a purpose")
     async def grant_consent(
         self, data: JSONBody[ConsentIn], clients: NamedDependency[ServiceClients], caller: NamedDependency[Caller]
     ) -> ConsentOut:
@@ -338,14 +245,19 @@ class MeController(Controller):
             ),
             metadata=caller.metadata(),
         )
-        return _consent(response.consent)
+        return consent_out(response.consent)
 
-    @delete("/consents/{department:str}/{purpose:str}/{field:str}", status_code=200, summary="Withdraw a consent")
+    @delete(
+        "/consents/{department:str}/{purpose:str}/{field:str}",
+        operation_id="withdrawConsent",
+        status_code=200,
+        summary="Withdraw a consent",
+    )
     async def withdraw_consent(
         self,
-        department: FromPath[str],
-        purpose: FromPath[str],
-        field: FromPath[str],
+        department: ObjectId,
+        purpose: ObjectId,
+        field: ObjectId,
         clients: NamedDependency[ServiceClients],
         caller: NamedDependency[Caller],
     ) -> ConsentOut:
@@ -353,19 +265,19 @@ class MeController(Controller):
             identity_pb2.WithdrawConsentRequest(department=department, purpose=purpose, field=field),
             metadata=caller.metadata(),
         )
-        return _consent(response.consent)
+        return consent_out(response.consent)
 
 
 class JwksController(Controller):
     path = "/.well-known/jwks.json"
     tags = ["identity"]
 
-    @get("/", summary="Public keys that sign CityHub access tokens")
-    async def jwks(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    @get("/", operation_id="getJwks", summary="Public keys that sign CityHub access tokens", media_type=JWK_SET)
+    async def jwks(self, request: Request[Any, Any, Any]) -> Response[JwksOut]:
         authenticator: Authenticator = request.app.state.authenticator
         return Response(
-            await authenticator.jwks(),
-            media_type="application/jwk-set+json",
+            msgspec.convert(await authenticator.jwks(), JwksOut),
+            media_type=JWK_SET,
             headers={"Cache-Control": "public, max-age=60"},
         )
 

@@ -3,69 +3,87 @@
 The list holds the city services that take reports or requests (Open311 is about service
 requests); `metadata` is true when the service has a form, whose attributes the definition
 lists with the spec's datatypes and values. Texts follow `lang` / Accept-Language (an
-extension: the spec has no language parameter), English by default. Errors are the spec's
-error list, in the format of the request's extension.
+extension: the spec has no language parameter), English by default. The contact and the
+jurisdiction are the city's, from catalog. Errors are the spec's error list, in the format of
+the request's extension. JSON answers are typed Structs; each `.xml` twin renders the same values.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import msgspec
 from cityhub.catalog.v1 import catalog_pb2
+from cityhub_sdk.languages import negotiate
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import Parameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from cityhub_gateway.catalog import cacheable
+from cityhub_gateway.catalog import cacheable, get_city
 from cityhub_gateway.clients import ServiceClients
-from cityhub_gateway.lang import AcceptLanguage, LangQuery, negotiate
 from cityhub_gateway.open311_format import (
-    JURISDICTION_ID,
     MEDIA_TYPES,
     OPEN311_EXCEPTION_HANDLERS,
     SPECIFICATION,
+    XML,
+    Format,
     Open311Error,
-    body_of,
+    Open311Operation,
     check_jurisdiction,
     format_of,
+    to_xml,
 )
+from cityhub_gateway.open311_schemas import (
+    Open311AttributeOut,
+    Open311DefinitionOut,
+    Open311DiscoveryOut,
+    Open311EndpointOut,
+    Open311ServiceOut,
+    Open311ValueOut,
+)
+from cityhub_gateway.params import AcceptLanguage, LangQuery
 
-CHANGESET = "2026-11-22T00:00:00Z"
+CHANGESET = datetime(2026, 11, 22, tzinfo=UTC)
 LIST_TYPES = ("singlevaluelist", "multivaluelist")
+KEY_SERVICE = "Reading needs no key; reports are filed through the CityHub app."
 Jurisdiction = Annotated[str | None, QueryParameter(name="jurisdiction_id", required=False, max_length=100)]
 
 
-def service_item(s: catalog_pb2.Service) -> dict[str, Any]:
+def service_item(s: catalog_pb2.Service) -> Open311ServiceOut:
     """One entry of GET services: exactly the spec's fields."""
-    return {
-        "service_code": s.service_code,
-        "service_name": s.name,
-        "description": s.summary,
-        "metadata": len(s.form) > 0,
-        "type": s.type,
-        "keywords": ", ".join(s.keywords),
-        "group": s.category_name,
-    }
+    return Open311ServiceOut(
+        service_code=s.service_code,
+        service_name=s.name,
+        description=s.summary,
+        metadata=len(s.form) > 0,
+        type=s.type,  # type: ignore[arg-type]  # the catalog's vocabulary
+        keywords=", ".join(s.keywords),
+        group=s.category_name,
+    )
 
 
-def attribute_item(a: catalog_pb2.FormAttribute) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "variable": a.variable,
-        "code": a.code,
-        "datatype": a.datatype,
-        "required": a.required,
-        "datatype_description": a.datatype_description or None,
-        "order": a.order,
-        "description": a.description,
-    }
-    if a.datatype in LIST_TYPES:
-        item["values"] = [{"key": v.key, "name": v.name} for v in a.values]
-    return item
+def attribute_item(a: catalog_pb2.FormAttribute) -> Open311AttributeOut:
+    return Open311AttributeOut(
+        variable=a.variable,
+        code=a.code,
+        datatype=a.datatype,  # type: ignore[arg-type]  # the catalog's vocabulary
+        required=a.required,
+        datatype_description=a.datatype_description or None,
+        order=a.order,
+        description=a.description,
+        values=[Open311ValueOut(key=v.key, name=v.name) for v in a.values] if a.datatype in LIST_TYPES else None,
+    )
 
 
-def definition_item(s: catalog_pb2.Service) -> dict[str, Any]:
-    return {"service_code": s.service_code, "attributes": [attribute_item(a) for a in s.form]}
+def definition_item(s: catalog_pb2.Service) -> Open311DefinitionOut:
+    return Open311DefinitionOut(service_code=s.service_code, attributes=[attribute_item(a) for a in s.form])
+
+
+def contact_line(city: catalog_pb2.City) -> str:
+    """Discovery's free-text `contact`: the city's name, general line and email."""
+    return ", ".join(part for part in (city.name, city.contact_phone, city.contact_email) if part)
 
 
 async def _request_services(clients: ServiceClients, lang: str) -> list[catalog_pb2.Service]:
@@ -82,11 +100,40 @@ async def _request_services(clients: ServiceClients, lang: str) -> list[catalog_
             return services
 
 
-def _code_from(file: str, fmt: str) -> str:
+def _code_from(file: str, fmt: Format) -> str:
     suffix = f".{fmt}"
     if not file.endswith(suffix) or len(file) == len(suffix):
         raise Open311Error(404, "service_code not found; use /services/{service_code}.json or .xml")
     return file[: -len(suffix)]
+
+
+def _xml(request: Request[Any, Any, Any], payload: msgspec.Struct | list[Any], *, root: str) -> Response[Any]:
+    body = to_xml(msgspec.to_builtins(payload), root=root).decode("utf-8")
+    return cacheable(request, body, media_type=MEDIA_TYPES["xml"])
+
+
+async def _discovery(request: Request[Any, Any, Any], clients: ServiceClients) -> Open311DiscoveryOut:
+    return Open311DiscoveryOut(
+        changeset=CHANGESET,
+        contact=contact_line(await get_city(clients)),
+        key_service=KEY_SERVICE,
+        endpoints=[
+            Open311EndpointOut(
+                specification=SPECIFICATION,
+                url=str(request.base_url).rstrip("/") + "/open311/v2",
+                changeset=CHANGESET,
+                type="production",
+                formats=["text/xml", "application/json"],
+            )
+        ],
+    )
+
+
+async def _services(
+    clients: ServiceClients, jurisdiction_id: str | None, lang: str | None, accept_language: str | None
+) -> list[Open311ServiceOut]:
+    await check_jurisdiction(clients, jurisdiction_id)
+    return [service_item(s) for s in await _request_services(clients, negotiate(lang, accept_language))]
 
 
 class Open311Controller(Controller):
@@ -94,63 +141,82 @@ class Open311Controller(Controller):
     tags = ["open311"]
     exception_handlers = OPEN311_EXCEPTION_HANDLERS
 
-    @get(["/discovery.json", "/discovery.xml"], summary="Open311 discovery", cache=False)
-    async def discovery(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        fmt = format_of(request)
-        payload = {
-            "changeset": CHANGESET,
-            "contact": "Lakeview 311, +1-206-555-0100, open311@lakeview.example",
-            "key_service": "Reading needs no key; reports are filed through the CityHub app.",
-            "endpoints": [
-                {
-                    "specification": SPECIFICATION,
-                    "url": str(request.base_url).rstrip("/") + "/open311/v2",
-                    "changeset": CHANGESET,
-                    "type": "production",
-                    "formats": ["text/xml", "application/json"],
-                }
-            ],
-        }
-        return cacheable(request, body_of(fmt, payload, root="discovery"), media_type=MEDIA_TYPES[fmt])
+    @get("/discovery.json", operation_id="getOpen311Discovery", summary="Open311 discovery", cache=False)
+    async def discovery_json(
+        self, request: Request[Any, Any, Any], clients: NamedDependency[ServiceClients]
+    ) -> Response[Open311DiscoveryOut]:
+        return cacheable(request, await _discovery(request, clients), media_type=MEDIA_TYPES["json"])
 
-    @get(["/services.json", "/services.xml"], summary="Open311 service list", cache=False)
-    async def services(
+    @get(
+        "/discovery.xml",
+        operation_id="getOpen311DiscoveryXml",
+        summary="Open311 discovery (XML)",
+        media_type=XML,
+        cache=False,
+    )
+    async def discovery_xml(
+        self, request: Request[Any, Any, Any], clients: NamedDependency[ServiceClients]
+    ) -> Response[str]:
+        return _xml(request, await _discovery(request, clients), root="discovery")
+
+    @get("/services.json", operation_id="listOpen311Services", summary="Open311 service list", cache=False)
+    async def services_json(
         self,
         request: Request[Any, Any, Any],
         clients: NamedDependency[ServiceClients],
         jurisdiction_id: Jurisdiction = None,
         lang: LangQuery = None,
         accept_language: AcceptLanguage = None,
-    ) -> Response[bytes]:
-        fmt = format_of(request)
-        check_jurisdiction(jurisdiction_id)
-        services = await _request_services(clients, negotiate(lang, accept_language))
-        body = body_of(fmt, [service_item(s) for s in services], root="services", item="service")
-        return cacheable(request, body, media_type=MEDIA_TYPES[fmt])
+    ) -> Response[list[Open311ServiceOut]]:
+        services = await _services(clients, jurisdiction_id, lang, accept_language)
+        return cacheable(request, services, media_type=MEDIA_TYPES["json"])
 
-    @get(["/services/{file:str}"], summary="Open311 service definition ({service_code}.json|.xml)", cache=False)
+    @get(
+        "/services.xml",
+        operation_id="listOpen311ServicesXml",
+        summary="Open311 service list (XML)",
+        media_type=XML,
+        cache=False,
+    )
+    async def services_xml(
+        self,
+        request: Request[Any, Any, Any],
+        clients: NamedDependency[ServiceClients],
+        jurisdiction_id: Jurisdiction = None,
+        lang: LangQuery = None,
+        accept_language: AcceptLanguage = None,
+    ) -> Response[str]:
+        return _xml(request, await _services(clients, jurisdiction_id, lang, accept_language), root="services")
+
+    @get(
+        "/services/{file:str}",
+        operation_id="getOpen311ServiceDefinition",
+        summary="Open311 service definition ({service_code}.json or .xml)",
+        operation_class=Open311Operation,
+        cache=False,
+    )
     async def definition(
         self,
         request: Request[Any, Any, Any],
         clients: NamedDependency[ServiceClients],
-        file: FromPath[str],
+        file: Annotated[str, Parameter(min_length=1, max_length=80)],
         jurisdiction_id: Jurisdiction = None,
         lang: LangQuery = None,
         accept_language: AcceptLanguage = None,
-    ) -> Response[bytes]:
+    ) -> Response[Open311DefinitionOut]:
         fmt = format_of(request)
         code = _code_from(file, fmt)
-        check_jurisdiction(jurisdiction_id)
+        await check_jurisdiction(clients, jurisdiction_id)
         response = await clients.catalog.GetService(
             catalog_pb2.GetServiceRequest(lang=negotiate(lang, accept_language), service_code=code)
         )
         service = response.service
         if not (service.takes_reports or service.takes_requests):
             raise Open311Error(404, "service_code not found")
-        body = body_of(fmt, definition_item(service), root="service_definition")
-        return cacheable(request, body, media_type=MEDIA_TYPES[fmt])
+        definition = definition_item(service)
+        if fmt == "xml":
+            return _xml(request, definition, root="service_definition")
+        return cacheable(request, definition, media_type=MEDIA_TYPES["json"])
 
 
 OPEN311_ROUTES: list[ControllerRouterHandler] = [Open311Controller]
-
-__all__ = ["JURISDICTION_ID", "OPEN311_ROUTES"]

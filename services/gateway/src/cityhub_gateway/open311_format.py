@@ -11,12 +11,16 @@ endpoint speaks the spec the same way (https://wiki.open311.org/GeoReport_v2):
   (XML) with the HTTP status equal to the code: raise `Open311Error`, or let
   `OPEN311_EXCEPTION_HANDLERS` (set on the route's Controller/Router) translate gRPC errors,
   validation errors and HTTP errors;
-* `check_jurisdiction(jurisdiction_id)`: only the city's id (or none) is accepted.
+* `await check_jurisdiction(clients, jurisdiction_id)`: only the city's id (catalog data, from
+  `get_city`) or none is accepted;
+* `operation_class=Open311Operation` on a route whose one path answers both formats documents the
+  `text/xml` twin of its typed JSON answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 from xml.etree import ElementTree as ET
 
@@ -25,13 +29,16 @@ import msgspec
 from cityhub_sdk.logging import get_logger
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 
+from cityhub_gateway.catalog import get_city
+from cityhub_gateway.clients import ServiceClients
 from cityhub_gateway.errors import CLIENT_SAFE, GRPC_TO_KIND, KINDS
 
 log = get_logger(__name__)
 
 Format = Literal["json", "xml"]
-JURISDICTION_ID = "lakeview.example"
+XML = "text/xml"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MEDIA_TYPES: dict[str, str] = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 # Singular element names for nested lists in XML; other plurals drop their trailing "s".
@@ -60,9 +67,25 @@ def format_of(request: Request[Any, Any, Any]) -> Format:
     return "xml" if request.url.path.endswith(".xml") else "json"
 
 
-def check_jurisdiction(jurisdiction_id: str | None) -> None:
-    if jurisdiction_id not in (None, "", JURISDICTION_ID):
-        raise Open311Error(404, f"jurisdiction_id not found; this endpoint serves {JURISDICTION_ID}")
+async def check_jurisdiction(clients: ServiceClients, jurisdiction_id: str | None) -> None:
+    """None or the city's own Open311 id (catalog's `city.yaml`); anything else is the spec's 404."""
+    if not jurisdiction_id:
+        return
+    expected = (await get_city(clients)).jurisdiction_id
+    if jurisdiction_id != expected:
+        raise Open311Error(404, f"jurisdiction_id not found; this endpoint serves {expected}")
+
+
+@dataclass
+class Open311Operation(Operation):
+    """An operation whose one path serves `.json` and `.xml`: its 2xx answers gain `text/xml`."""
+
+    def __post_init__(self) -> None:
+        for code, response in (self.responses or {}).items():
+            if code.startswith("2") and isinstance(response, OpenAPIResponse) and response.content:
+                response.content[XML] = OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.STRING, description="The same answer as Open311 XML")
+                )
 
 
 def _xml_text(value: Any) -> str:

@@ -1,7 +1,6 @@
 """GET /v1/stream: live notifications for the signed-in app over Server-Sent Events.
 
-Notifications publishes `cityhub.notifications.notification.created` (references only) through its
-outbox; the gateway listens with a core NATS subscription and fans each reference out to the
+Notifications publishes `NOTIFICATIONS_CREATED` (references only) through its outbox; the gateway listens with a core NATS subscription and fans each reference out to the
 open streams of that resident in this process, then fetches the rendered notification with the
 resident's own token. The inbox stays the durable record: a stream that was closed misses nothing
 the app cannot read from GET /v1/me/notifications.
@@ -18,23 +17,28 @@ import contextlib
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import grpc
+import msgspec
 from cityhub.notifications.v1 import events_pb2, notifications_pb2
 from cityhub_sdk.auth import Caller
 from cityhub_sdk.logging import get_logger
+from cityhub_sdk.subjects import NOTIFICATIONS_CREATED
 from litestar import Request, get
-from litestar.exceptions import HTTPException
-from litestar.params import FromQuery
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.types import ControllerRouterHandler
 
 from cityhub_gateway.auth import Authenticator, connection_caller, unauthorized
-from cityhub_gateway.notifications import notification_out
+from cityhub_gateway.errors import ApiError
+from cityhub_gateway.notifications_schemas import LiveNotification, notification_out
+from cityhub_gateway.openapi import problems
 
 log = get_logger(__name__)
-SUBJECT = "cityhub.notifications.notification.created"
+EVENT_STREAM = "text/event-stream"
 HEARTBEAT_S = 15.0
 QUEUE_SIZE = 100
 
@@ -50,7 +54,7 @@ class StreamHub:
         import nats
 
         self._connection = await nats.connect(servers=[nats_url], name="gateway-stream", max_reconnect_attempts=-1)
-        await self._connection.subscribe(SUBJECT, cb=self._on_message)
+        await self._connection.subscribe(NOTIFICATIONS_CREATED, cb=self._on_message)
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -108,31 +112,68 @@ async def _events(
             except TimeoutError:
                 yield ServerSentEventMessage(comment="heartbeat")
                 continue
-            payload: dict[str, Any] = {
-                "id": ref.notification_id,
-                "event_type": ref.event_type,
-                "urgent": ref.urgency == events_pb2.URGENCY_URGENT,
-            }
+            payload = LiveNotification(
+                id=ref.notification_id, event_type=ref.event_type, urgent=ref.urgency == events_pb2.URGENCY_URGENT
+            )
             with contextlib.suppress(grpc.aio.AioRpcError):  # e.g. the token expired: send the reference only
                 response = await stub.GetNotification(
                     notifications_pb2.GetNotificationRequest(notification_id=ref.notification_id),
                     metadata=caller.metadata(),
                 )
                 out = notification_out(response.notification)
-                payload.update(title=out.title, body=out.body, lang=out.lang, data=out.data, created_at=out.created_at)
+                payload.title, payload.body, payload.lang = out.title, out.body, out.lang
+                payload.data, payload.created_at = out.data, out.created_at
             yield ServerSentEventMessage(
-                event="notification", id=ref.notification_id, data=json.dumps(payload, ensure_ascii=False)
+                event="notification", id=ref.notification_id, data=msgspec.json.encode(payload).decode()
             )
     finally:
         hub.close_stream(caller.subject, queue)
 
 
-@get("/v1/stream", summary="Live notifications (Server-Sent Events)", tags=["notifications"])
-async def stream(request: Request[Any, Any, Any], access_token: FromQuery[str | None] = None) -> ServerSentEvent:
+AccessToken = Annotated[
+    str | None,
+    QueryParameter(
+        name="access_token",
+        required=False,
+        max_length=4096,
+        description="For EventSource, which cannot send headers; prefer the Authorization header",
+    ),
+]
+STREAM_DESCRIPTION = (
+    'Server-Sent Events: `ready` once (`{"streams": n}`), then one `notification` event per new '
+    "notification, its `data` a LiveNotification JSON object (`id`, `event_type`, `urgent`, and when "
+    "readable `title`, `body`, `lang`, `data`, `created_at`); a comment every 15 s keeps it open."
+)
+
+
+@get(
+    "/v1/stream",
+    operation_id="streamEvents",
+    summary="Live notifications (Server-Sent Events)",
+    description=STREAM_DESCRIPTION,
+    tags=["notifications"],
+    responses={
+        200: ResponseSpec(
+            data_container=str,
+            media_type=EVENT_STREAM,
+            description="An event stream",
+            generate_examples=False,
+            examples=[
+                Example(
+                    summary="ready, then one notification",
+                    value='event: ready\ndata: {"streams": 1}\n\nevent: notification\nid: 4f2c\n'
+                    'data: {"id": "4f2c", "event_type": "report.created.nearby", "urgent": false}\n\n',
+                )
+            ],
+        ),
+        **problems(401),
+    },
+)
+async def stream(request: Request[Any, Any, Any], access_token: AccessToken = None) -> ServerSentEvent:
     hub: StreamHub | None = getattr(request.app.state, "stream_hub", None)
     stub = getattr(request.app.state.clients, "notifications", None)
     if hub is None or stub is None:
-        raise HTTPException(status_code=503, detail="live notifications are not available")
+        raise ApiError("service-unavailable", "live notifications are not available")
     caller = await _caller(request, access_token)
     heartbeat = float(getattr(request.app.state, "stream_heartbeat_s", HEARTBEAT_S))
     return ServerSentEvent(

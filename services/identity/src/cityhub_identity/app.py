@@ -11,15 +11,15 @@ from cityhub_sdk.auth import ROLE_DEPARTMENT, AuthInterceptor, Caller, TokenVeri
 from cityhub_sdk.db import Database
 from cityhub_sdk.logging import get_logger
 
-from cityhub_identity.admin import AdminService
 from cityhub_identity.config import IdentitySettings
 from cityhub_identity.consumers import erasure_consumers
 from cityhub_identity.keys import KeyStore
 from cityhub_identity.passwords import Passwords
-from cityhub_identity.residents import ResidentService
 from cityhub_identity.secrets_store import SecretStore
 from cityhub_identity.server import IdentityServicer
-from cityhub_identity.sessions import SessionService
+from cityhub_identity.service.admin import AdminService
+from cityhub_identity.service.residents import ResidentService
+from cityhub_identity.service.sessions import SessionService
 from cityhub_identity.tokens import AccessTokens
 
 log = get_logger(__name__)

@@ -8,9 +8,10 @@ from cityhub.identity.v1 import events_pb2
 from cityhub_sdk.consumer import ConsumerSpec, Handler
 from cityhub_sdk.events import Event
 from cityhub_sdk.logging import get_logger
+from cityhub_sdk.subjects import account_erased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cityhub_identity.admin import record_confirmation
+from cityhub_identity.service.admin import record_confirmation
 
 log = get_logger(__name__)
 
@@ -29,7 +30,7 @@ def erasure_consumers(services: Sequence[str]) -> list[tuple[ConsumerSpec, Handl
             ConsumerSpec(
                 durable=f"identity-erasure-{service}",
                 stream=service.upper(),
-                subjects=[f"cityhub.{service}.account.erased"],
+                subjects=[account_erased(service)],
             ),
             on_account_erased,
         )

@@ -1,40 +1,18 @@
-"""Domain errors; the servicer maps each to one gRPC status with client-safe text."""
+"""Identity's one domain error on top of the SDK's: every sign-in or refresh failure looks the same.
+
+All other use-case errors are the SDK's (`cityhub_sdk.errors`), mapped to gRPC statuses by the
+interceptor the SDK installs on every server.
+"""
 
 from __future__ import annotations
 
-import grpc
+from cityhub_sdk import errors as sdk
 
 GENERIC_CREDENTIALS = "invalid or missing credentials"
 
 
-class IdentityError(Exception):
-    code = grpc.StatusCode.INTERNAL
+class Unauthenticated(sdk.Unauthenticated):
+    """Whatever the reason (unknown email, wrong password, lockout, reused token): one text."""
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
-class InvalidArgument(IdentityError):
-    code = grpc.StatusCode.INVALID_ARGUMENT
-
-
-class NotFound(IdentityError):
-    code = grpc.StatusCode.NOT_FOUND
-
-
-class Unauthenticated(IdentityError):
-    """Every sign-in or refresh failure: one text, whatever the reason."""
-
-    code = grpc.StatusCode.UNAUTHENTICATED
-
-    def __init__(self, detail: str = GENERIC_CREDENTIALS) -> None:
+    def __init__(self) -> None:
         super().__init__(GENERIC_CREDENTIALS)
-
-
-class FailedPrecondition(IdentityError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
-
-
-class AlreadyExists(IdentityError):
-    code = grpc.StatusCode.ALREADY_EXISTS

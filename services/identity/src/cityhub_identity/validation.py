@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 import re
 
-from cityhub_identity.errors import InvalidArgument
+from cityhub_sdk.errors import InvalidArgument
+from cityhub_sdk.geo import finite_in_range
+from cityhub_sdk.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 
-LANGUAGES = ("en", "zh-Hant", "vi", "ja", "fa")
 CONSENT_FIELDS = ("name", "email", "phone", "address")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
@@ -22,12 +22,13 @@ def email(value: str) -> str:
 
 
 def language(value: str) -> str:
+    """One of the platform's languages, spelled exactly (a profile stores a choice, not a guess)."""
     if not value:
-        return "en"
-    for known in LANGUAGES:
+        return DEFAULT_LANGUAGE
+    for known in SUPPORTED_LANGUAGES:
         if value.lower() == known.lower():
             return known
-    raise InvalidArgument(f"preferred_language must be one of {', '.join(LANGUAGES)}")
+    raise InvalidArgument(f"preferred_language must be one of {', '.join(SUPPORTED_LANGUAGES)}")
 
 
 def display_name(value: str) -> str:
@@ -64,10 +65,9 @@ def place_label(value: str) -> str:
 
 
 def coordinates(latitude: float, longitude: float) -> tuple[float, float]:
-    if not (math.isfinite(latitude) and math.isfinite(longitude)):
-        raise InvalidArgument("coordinates must be numbers")
-    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-        raise InvalidArgument("coordinates are out of range")
+    """A saved place's point; (0, 0) is what an unset protobuf field gives, so it counts as missing."""
+    latitude = finite_in_range("latitude", latitude, -90.0, 90.0)
+    longitude = finite_in_range("longitude", longitude, -180.0, 180.0)
     if latitude == 0 and longitude == 0:
         raise InvalidArgument("coordinates are missing")
     return latitude, longitude

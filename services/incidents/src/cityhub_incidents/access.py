@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from cityhub_sdk.auth import ROLE_DEPARTMENT, ROLE_OPERATOR, ROLE_RESIDENT, ROLE_SERVICE, ROLE_STAFF, Caller
-
-from cityhub_incidents.errors import InvalidArgument, PermissionDenied, Unauthenticated
+from cityhub_sdk.errors import InvalidArgument, PermissionDenied, Unauthenticated
 
 PEOPLE = (ROLE_RESIDENT, ROLE_STAFF, ROLE_OPERATOR)
 
@@ -47,3 +46,22 @@ def staff_department(caller: Caller, requested: str) -> str:
     if requested and requested != caller.department:
         raise PermissionDenied("not your department")
     return caller.department
+
+
+def listing_department(caller: Caller, requested: str) -> str | None:
+    """The department a report listing is limited to: staff and department systems always their own
+    (naming another is refused), everyone else the one they name, or none (all departments)."""
+    if caller.role in (ROLE_STAFF, ROLE_DEPARTMENT):
+        if not caller.department:
+            raise PermissionDenied("no department on this account")
+        if requested and requested != caller.department:
+            raise PermissionDenied("not your department")
+        return caller.department
+    return requested or None
+
+
+def require_manager(caller: Caller, department: str) -> None:
+    """Staff work (private views, status, notes, merges) is for whoever manages the department."""
+    require_staff(caller)
+    if not can_manage(caller, department):
+        raise PermissionDenied("not your department")

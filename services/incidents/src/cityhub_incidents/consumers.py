@@ -8,17 +8,20 @@ from cityhub.catalog.v1 import events_pb2 as catalog_events
 from cityhub.identity.v1 import events_pb2 as identity_events
 from cityhub_sdk.consumer import ConsumerSpec, Handler
 from cityhub_sdk.events import Event
+from cityhub_sdk.subjects import CATALOG_SERVICE_UPDATED, IDENTITY_ACCOUNT_DELETED, SUBJECTS
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cityhub_incidents.accounts import erase_account
+from cityhub_incidents.service.accounts import erase_account
 
 ACCOUNT_DELETED = ConsumerSpec(
-    durable="incidents-account-deleted", stream="IDENTITY", subjects=["cityhub.identity.account.deleted"]
+    durable="incidents-account-deleted",
+    stream=SUBJECTS[IDENTITY_ACCOUNT_DELETED].stream,
+    subjects=[IDENTITY_ACCOUNT_DELETED],
 )
 SERVICE_UPDATED = ConsumerSpec(
     durable="incidents-catalog-service-updated",
-    stream="CATALOG",
-    subjects=["cityhub.catalog.service.updated"],
+    stream=SUBJECTS[CATALOG_SERVICE_UPDATED].stream,
+    subjects=[CATALOG_SERVICE_UPDATED],
     deliver_all=False,  # only a cache to invalidate: history does not matter
 )
 

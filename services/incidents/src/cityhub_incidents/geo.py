@@ -1,4 +1,4 @@
-"""Geometry on the city scale: validation, exact distances, H3 coverings and the search plan.
+"""Geometry on the city scale: H3 coverings, the search plan, polygons (validation and distance: SDK).
 
 Proximity is answered in stages: the H3 cells of the first rings around the point are queried
 first, and wider rings only when the nearest results could still lie outside them. Each stage
@@ -13,21 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import h3
+from cityhub_sdk.geo import distance_m
 
 EARTH_RADIUS_M = 6_371_008.8
 METERS_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180.0
 Polygon = Sequence[tuple[float, float]]  # (lat, lon) vertices
-
-
-def is_valid_point(lat: float, lon: float) -> bool:
-    return math.isfinite(lat) and math.isfinite(lon) and -90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0
-
-
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
 def point_in_polygon(lat: float, lon: float, polygon: Polygon) -> bool:
@@ -51,7 +41,7 @@ def cell(lat: float, lon: float, resolution: int) -> str:
 def _circumradius_m(cell_id: str) -> float:
     """Largest distance from a cell's centre to its vertices (its edge length, with distortion)."""
     c_lat, c_lon = h3.cell_to_latlng(cell_id)
-    return max(haversine_m(c_lat, c_lon, v_lat, v_lon) for v_lat, v_lon in h3.cell_to_boundary(cell_id))
+    return max(distance_m(c_lat, c_lon, v_lat, v_lon) for v_lat, v_lon in h3.cell_to_boundary(cell_id))
 
 
 def resolution_for(radius_m: float) -> int:
@@ -85,11 +75,11 @@ def search_plan(lat: float, lon: float, radius_m: float) -> SearchPlan:
         ring = [origin] if k == 0 else list(h3.grid_ring(origin, k))
         for candidate in ring:
             c_lat, c_lon = h3.cell_to_latlng(candidate)
-            if haversine_m(lat, lon, c_lat, c_lon) <= radius_m + edge:
+            if distance_m(lat, lon, c_lat, c_lon) <= radius_m + edge:
                 kept.append(candidate)
         if k in (next_stage_k, max_k):
             outer = h3.grid_ring(origin, k + 1)
-            safe = min(haversine_m(lat, lon, *h3.cell_to_latlng(c)) for c in outer) - edge
+            safe = min(distance_m(lat, lon, *h3.cell_to_latlng(c)) for c in outer) - edge
             complete = k == max_k or safe >= radius_m
             stages.append(Stage(cells=list(kept), safe_distance_m=max(0.0, safe), complete=complete))
             if complete:
@@ -106,7 +96,7 @@ def disk_cells(lat: float, lon: float, radius_m: float, resolution: int) -> list
     cells = []
     for candidate in h3.grid_disk(origin, max_k):
         c_lat, c_lon = h3.cell_to_latlng(candidate)
-        if haversine_m(lat, lon, c_lat, c_lon) <= radius_m + edge:
+        if distance_m(lat, lon, c_lat, c_lon) <= radius_m + edge:
             cells.append(str(candidate))
     return cells
 
@@ -124,5 +114,5 @@ def polygon_cells(polygon: Polygon, resolution: int) -> list[str]:
 
 def equirectangular_scale(lat: float) -> tuple[float, float]:
     """Metres per degree of latitude and longitude at `lat`: the SQL distance is planar on these,
-    accurate to well under a metre over a few kilometres; exact haversine is applied on the page."""
+    accurate to well under a metre over a few kilometres; the exact distance is applied on the page."""
     return METERS_PER_DEGREE, METERS_PER_DEGREE * math.cos(math.radians(lat))

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 from cityhub_sdk.auth import Caller
 from cityhub_sdk.db import Database
+from cityhub_sdk.errors import AlreadyExists, InvalidArgument
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cityhub_incidents.errors import AlreadyExists, InvalidArgument
 from cityhub_incidents.models import IdempotencyKey
 from cityhub_incidents.repository import dao_idempotency_key
 

@@ -9,7 +9,7 @@ from one covering index, then order by distance.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from cityhub_sdk.tables import utcnow
@@ -18,6 +18,13 @@ from sqlmodel import Field, SQLModel
 ACTIVE_STATUSES = ("open", "acknowledged", "in_progress", "scheduled")
 CLOSED_STATUSES = ("fixed", "closed", "duplicate", "not_ours")
 STATUSES = ACTIVE_STATUSES + CLOSED_STATUSES
+# Every status is in one of two groups (Open311's `open`/`closed`); incidents alone decides which.
+StatusGroup = Literal["open", "closed"]
+STATUS_GROUPS: dict[StatusGroup, tuple[str, ...]] = {"open": ACTIVE_STATUSES, "closed": CLOSED_STATUSES}
+
+
+def status_group(status: str) -> StatusGroup:
+    return "open" if status in ACTIVE_STATUSES else "closed"
 
 
 class Report(SQLModel, table=True):

@@ -6,28 +6,22 @@ Never the reporter, their contact data or the description.
 
 from __future__ import annotations
 
+from cityhub.identity.v1 import events_pb2 as identity_events
 from cityhub.incidents.v1 import events_pb2
+from cityhub_sdk import subjects
 from cityhub_sdk.outbox import add_event
-from cityhub_sdk.timestamps import to_timestamp, utc
+from cityhub_sdk.timestamps import now, to_timestamp, utc
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cityhub_incidents.models import Alert, Report
 
 SOURCE = "incidents"
-REPORT_CREATED = "cityhub.incidents.report.created"
-REPORT_STATUS_CHANGED = "cityhub.incidents.report.status_changed"
-REPORT_FOLLOWED = "cityhub.incidents.report.followed"
-REPORT_UNFOLLOWED = "cityhub.incidents.report.unfollowed"
-ALERT_PUBLISHED = "cityhub.incidents.alert.published"
-ALERT_UPDATED = "cityhub.incidents.alert.updated"
-ALERT_ENDED = "cityhub.incidents.alert.ended"
-ACCOUNT_ERASED = "cityhub.incidents.account.erased"
 
 
 def report_created(session: AsyncSession, report: Report) -> None:
     add_event(
         session,
-        REPORT_CREATED,
+        subjects.INCIDENTS_REPORT_CREATED,
         events_pb2.ReportCreated(
             report_id=report.id,
             category=report.category,
@@ -46,7 +40,7 @@ def report_created(session: AsyncSession, report: Report) -> None:
 def status_changed(session: AsyncSession, report: Report, old_status: str, public_note: str) -> None:
     add_event(
         session,
-        REPORT_STATUS_CHANGED,
+        subjects.INCIDENTS_REPORT_STATUS_CHANGED,
         events_pb2.ReportStatusChanged(
             report_id=report.id,
             category=report.category,
@@ -64,20 +58,23 @@ def status_changed(session: AsyncSession, report: Report, old_status: str, publi
 
 def followed(session: AsyncSession, report_id: str, account_id: str) -> None:
     add_event(
-        session, REPORT_FOLLOWED, events_pb2.ReportFollowed(report_id=report_id, account_id=account_id), source=SOURCE
+        session,
+        subjects.INCIDENTS_REPORT_FOLLOWED,
+        events_pb2.ReportFollowed(report_id=report_id, account_id=account_id),
+        source=SOURCE,
     )
 
 
 def unfollowed(session: AsyncSession, report_id: str, account_id: str) -> None:
     add_event(
         session,
-        REPORT_UNFOLLOWED,
+        subjects.INCIDENTS_REPORT_UNFOLLOWED,
         events_pb2.ReportUnfollowed(report_id=report_id, account_id=account_id),
         source=SOURCE,
     )
 
 
-def alert_message(alert: Alert) -> events_pb2.Alert:
+def _alert_event(alert: Alert) -> events_pb2.Alert:
     return events_pb2.Alert(
         alert_id=alert.id,
         department=alert.department,
@@ -96,18 +93,31 @@ def alert_message(alert: Alert) -> events_pb2.Alert:
 
 
 def alert_published(session: AsyncSession, alert: Alert) -> None:
-    add_event(session, ALERT_PUBLISHED, events_pb2.AlertPublished(alert=alert_message(alert)), source=SOURCE)
+    add_event(
+        session, subjects.INCIDENTS_ALERT_PUBLISHED, events_pb2.AlertPublished(alert=_alert_event(alert)), source=SOURCE
+    )
 
 
 def alert_updated(session: AsyncSession, alert: Alert) -> None:
-    add_event(session, ALERT_UPDATED, events_pb2.AlertUpdated(alert=alert_message(alert)), source=SOURCE)
+    add_event(
+        session, subjects.INCIDENTS_ALERT_UPDATED, events_pb2.AlertUpdated(alert=_alert_event(alert)), source=SOURCE
+    )
 
 
 def alert_ended(session: AsyncSession, alert: Alert) -> None:
     assert alert.ended_at is not None
     add_event(
         session,
-        ALERT_ENDED,
+        subjects.INCIDENTS_ALERT_ENDED,
         events_pb2.AlertEnded(alert_id=alert.id, ended_at=to_timestamp(utc(alert.ended_at))),
+        source=SOURCE,
+    )
+
+
+def account_erased(session: AsyncSession, account_id: str) -> None:
+    add_event(
+        session,
+        subjects.INCIDENTS_ACCOUNT_ERASED,
+        identity_events.AccountErased(account_id=account_id, service=SOURCE, erased_at=to_timestamp(now())),
         source=SOURCE,
     )

@@ -32,19 +32,16 @@ class NearbyQuery:
     meters_per_deg_lon: float
 
 
-def _nearby_sql(resolution: int, *, category: bool, cursor: bool) -> sa.TextClause:
+def _nearby_sql(resolution: int, *, category: bool) -> sa.TextClause:
     column = "h3_r9" if resolution == 9 else "h3_r8"
     inner_filters = [f"{column} IN :cells", "status IN :statuses"]
     if category:
         inner_filters.append("category = :category")
-    outer_filters = ["d2 <= :r2"]
-    if cursor:
-        outer_filters.append("(d2 > :cursor_d2 OR (d2 = :cursor_d2 AND id > :cursor_id))")
     sql = (
         "SELECT id, d2 FROM ("
         " SELECT id, ((lat - :lat) * :ky) * ((lat - :lat) * :ky) + ((lon - :lon) * :kx) * ((lon - :lon) * :kx) AS d2"
         f" FROM reports WHERE {' AND '.join(inner_filters)}"
-        f") AS candidates WHERE {' AND '.join(outer_filters)} ORDER BY d2, id LIMIT :limit"
+        ") AS candidates WHERE d2 <= :r2 ORDER BY d2, id LIMIT :limit OFFSET :offset"
     )
     return sa.text(sql).bindparams(sa.bindparam("cells", expanding=True), sa.bindparam("statuses", expanding=True))
 
@@ -56,7 +53,7 @@ async def dao_nearby_candidates(
     resolution: int,
     cells: Sequence[str],
     limit: int,
-    cursor: tuple[float, str] | None,
+    offset: int = 0,
 ) -> list[tuple[str, float]]:
     """Ids and planar squared distances (m²) of the nearest reports in `cells`, nearest first."""
     params: dict[str, object] = {
@@ -68,12 +65,11 @@ async def dao_nearby_candidates(
         "kx": float(query.meters_per_deg_lon),
         "r2": float(query.radius_m) ** 2,
         "limit": limit,
+        "offset": offset,
     }
     if query.category:
         params["category"] = query.category
-    if cursor is not None:
-        params["cursor_d2"], params["cursor_id"] = float(cursor[0]), cursor[1]
-    statement = _nearby_sql(resolution, category=bool(query.category), cursor=cursor is not None)
+    statement = _nearby_sql(resolution, category=bool(query.category))
     rows = (await (await session.connection()).execute(statement, params)).all()
     return [(str(row[0]), float(row[1])) for row in rows]
 
@@ -160,7 +156,7 @@ async def dao_nearest_open_duplicate(
     session: AsyncSession, query: NearbyQuery, *, cells: Sequence[str], since: datetime
 ) -> Report | None:
     """The closest report of the same category, still open, filed since `since`, within the radius."""
-    candidates = await dao_nearby_candidates(session, query, resolution=9, cells=cells, limit=20, cursor=None)
+    candidates = await dao_nearby_candidates(session, query, resolution=9, cells=cells, limit=20)
     reports = await dao_reports_by_ids(session, [report_id for report_id, _ in candidates])
     for report_id, _ in candidates:
         report = reports.get(report_id)

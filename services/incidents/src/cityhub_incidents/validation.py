@@ -7,9 +7,11 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from cityhub_sdk.errors import InvalidArgument
+from cityhub_sdk.geo import Point, valid_point
+
 from cityhub_incidents.categories import Category
-from cityhub_incidents.errors import InvalidArgument
-from cityhub_incidents.geo import Polygon, is_valid_point, point_in_polygon
+from cityhub_incidents.geo import Polygon, point_in_polygon
 from cityhub_incidents.models import STATUSES
 
 MAX_DESCRIPTION = 4000
@@ -19,16 +21,12 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _PHONE = re.compile(r"(?<!\w)\+?\d[\d\s().-]{7,}\d(?!\w)")
 
 
-def check_point(lat: float, lon: float, boundary: Polygon | None = None) -> None:
-    if not is_valid_point(lat, lon):
-        raise InvalidArgument("lat/lon must be finite, lat within [-90, 90] and lon within [-180, 180]")
-    if boundary and not point_in_polygon(lat, lon, boundary):
+def check_point(lat: float, lon: float, boundary: Polygon | None = None) -> Point:
+    """A finite, in-range point (the SDK's check), inside the city's boundary when one is given."""
+    point = valid_point(lat, lon)
+    if boundary and not point_in_polygon(point.lat, point.lon, boundary):
         raise InvalidArgument("the location is outside the city")
-
-
-def check_radius(radius_m: float, maximum: float) -> None:
-    if not math.isfinite(radius_m) or radius_m <= 0 or radius_m > maximum:
-        raise InvalidArgument(f"radius_m must be within (0, {maximum:g}]")
+    return point
 
 
 def check_statuses(statuses: Sequence[str]) -> None:

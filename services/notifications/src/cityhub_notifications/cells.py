@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import h3
+from cityhub_sdk.geo import distance_m
 
 RESOLUTION = 9
 ALERT_RESOLUTION = 7
@@ -23,8 +24,8 @@ def covering_cells(lat: float, lon: float, radius_m: float, resolution: int = RE
     reach = radius_m + edge_m
     cells = []
     for cell in h3.grid_disk(origin, rings):
-        center = h3.cell_to_latlng(cell)
-        if h3.great_circle_distance((lat, lon), center, unit="m") <= reach:
+        center_lat, center_lon = h3.cell_to_latlng(cell)
+        if distance_m(lat, lon, center_lat, center_lon) <= reach:
             cells.append(h3.str_to_int(cell))
     return cells
 

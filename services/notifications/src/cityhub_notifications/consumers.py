@@ -9,7 +9,6 @@ handler and, for a new stream, a ConsumerSpec here.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 
 import h3
 from cityhub.identity.v1 import events_pb2 as identity_events
@@ -19,8 +18,21 @@ from cityhub_sdk.consumer import ConsumerSpec, Handler
 from cityhub_sdk.events import Event
 from cityhub_sdk.logging import get_logger
 from cityhub_sdk.outbox import add_event
+from cityhub_sdk.subjects import (
+    IDENTITY_ACCOUNT_DELETED,
+    INCIDENTS_ALERT_ENDED,
+    INCIDENTS_ALERT_PUBLISHED,
+    INCIDENTS_ALERT_UPDATED,
+    INCIDENTS_REPORT_CREATED,
+    INCIDENTS_REPORT_FOLLOWED,
+    INCIDENTS_REPORT_STATUS_CHANGED,
+    INCIDENTS_REPORT_UNFOLLOWED,
+    NOTIFICATIONS_ACCOUNT_ERASED,
+    NOTIFICATIONS_CREATED,
+    SUBJECTS,
+)
 from cityhub_sdk.tables import utcnow
-from google.protobuf.timestamp_pb2 import Timestamp
+from cityhub_sdk.timestamps import now, to_timestamp
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cityhub_notifications.cells import ALERT_RESOLUTION, cell_at, cell_from_string, covering_cells, r7_cells
@@ -40,17 +52,6 @@ from cityhub_notifications.templates import Param, Renderer, category_label, sta
 log = get_logger(__name__)
 
 SOURCE = "notifications"
-NOTIFICATIONS_CREATED = "cityhub.notifications.notification.created"
-ACCOUNT_ERASED = "cityhub.notifications.account.erased"
-
-REPORT_CREATED = "cityhub.incidents.report.created"
-REPORT_STATUS_CHANGED = "cityhub.incidents.report.status_changed"
-REPORT_FOLLOWED = "cityhub.incidents.report.followed"
-REPORT_UNFOLLOWED = "cityhub.incidents.report.unfollowed"
-ALERT_PUBLISHED = "cityhub.incidents.alert.published"
-ALERT_UPDATED = "cityhub.incidents.alert.updated"
-ALERT_ENDED = "cityhub.incidents.alert.ended"
-ACCOUNT_DELETED = "cityhub.identity.account.deleted"
 
 URGENCY_TO_PROTO = {
     URGENCY_NORMAL: notification_events.URGENCY_NORMAL,
@@ -69,14 +70,14 @@ class EventHandlers:
         self.settings = settings
         self.metrics = metrics
         self.table: dict[str, Callable[[AsyncSession, Event], Awaitable[None]]] = {
-            REPORT_CREATED: self.report_created,
-            REPORT_STATUS_CHANGED: self.report_status_changed,
-            REPORT_FOLLOWED: self.report_followed,
-            REPORT_UNFOLLOWED: self.report_unfollowed,
-            ALERT_PUBLISHED: self.alert_published,
-            ALERT_UPDATED: self.alert_updated,
-            ALERT_ENDED: self.alert_ended,
-            ACCOUNT_DELETED: self.account_deleted,
+            INCIDENTS_REPORT_CREATED: self.report_created,
+            INCIDENTS_REPORT_STATUS_CHANGED: self.report_status_changed,
+            INCIDENTS_REPORT_FOLLOWED: self.report_followed,
+            INCIDENTS_REPORT_UNFOLLOWED: self.report_unfollowed,
+            INCIDENTS_ALERT_PUBLISHED: self.alert_published,
+            INCIDENTS_ALERT_UPDATED: self.alert_updated,
+            INCIDENTS_ALERT_ENDED: self.alert_ended,
+            IDENTITY_ACCOUNT_DELETED: self.account_deleted,
         }
 
     async def handle(self, session: AsyncSession, event: Event) -> None:
@@ -87,11 +88,14 @@ class EventHandlers:
         await handler(session, event)
 
     def consumers(self) -> list[tuple[ConsumerSpec, Handler]]:
-        incidents = [s for s in self.table if s.startswith("cityhub.incidents.")]
-        identity = [s for s in self.table if s.startswith("cityhub.identity.")]
+        """One durable consumer per source stream, over the subjects of the table (the registry
+        says which stream captures each subject)."""
+        by_stream: dict[str, list[str]] = {}
+        for subject in self.table:
+            by_stream.setdefault(SUBJECTS[subject].stream, []).append(subject)
         return [
-            (ConsumerSpec(durable="notifications-incidents", stream="INCIDENTS", subjects=incidents), self.handle),
-            (ConsumerSpec(durable="notifications-identity", stream="IDENTITY", subjects=identity), self.handle),
+            (ConsumerSpec(durable=f"notifications-{stream.lower()}", stream=stream, subjects=names), self.handle)
+            for stream, names in by_stream.items()
         ]
 
     # --- incidents -----------------------------------------------------------------------------
@@ -258,12 +262,10 @@ class EventHandlers:
     async def account_deleted(self, session: AsyncSession, event: Event) -> None:
         message = event.decode(identity_events.AccountDeleted)
         await dao_erase_account(session, message.account_id)
-        erased_at = Timestamp()
-        erased_at.FromDatetime(datetime.now(UTC))
         add_event(
             session,
-            ACCOUNT_ERASED,
-            identity_events.AccountErased(account_id=message.account_id, service=SOURCE, erased_at=erased_at),
+            NOTIFICATIONS_ACCOUNT_ERASED,
+            identity_events.AccountErased(account_id=message.account_id, service=SOURCE, erased_at=to_timestamp(now())),
             source=SOURCE,
         )
 
@@ -278,4 +280,4 @@ def _alert_cells(alert: incidents_events.Alert) -> list[int]:
     return []
 
 
-__all__ = ["ACCOUNT_ERASED", "NOTIFICATIONS_CREATED", "EventHandlers"]
+__all__ = ["EventHandlers"]

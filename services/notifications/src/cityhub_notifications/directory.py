@@ -13,8 +13,7 @@ import grpc
 from cityhub.identity.v1 import identity_pb2, identity_pb2_grpc
 from cityhub_sdk.auth import internal_metadata
 from cityhub_sdk.grpc_client import create_channel
-
-from cityhub_notifications.templates import normalize_language
+from cityhub_sdk.languages import resolve_language
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ class AccountDirectory:
         contact = Contact(
             email=response.email,
             display_name=response.display_name,
-            language=normalize_language(response.preferred_language),
+            language=resolve_language(response.preferred_language),
         )
         self._contacts[account_id] = (time.monotonic(), contact)
         return contact

@@ -6,6 +6,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 import aiosmtplib
+from cityhub_sdk.languages import pick
 
 from cityhub_notifications.channels import (
     DELIVERED,
@@ -15,7 +16,7 @@ from cityhub_notifications.channels import (
     OutgoingMessage,
 )
 from cityhub_notifications.config import NotificationsSettings
-from cityhub_notifications.template_data import DEFAULT_LANGUAGE, EMAIL_FOOTER
+from cityhub_notifications.template_data import EMAIL_FOOTER
 
 
 class EmailChannel:
@@ -38,7 +39,7 @@ class EmailChannel:
         email["To"] = message.email or ""
         email["Subject"] = message.title
         email["Message-ID"] = make_msgid(idstring=message.notification_id)
-        footer = EMAIL_FOOTER.get(message.lang, EMAIL_FOOTER[DEFAULT_LANGUAGE])
+        footer = pick(EMAIL_FOOTER, message.lang)
         email.set_content(f"{message.body}\n\n--\n{footer}\n", charset="utf-8")
         email["Content-Language"] = message.lang  # after set_content, which clears Content-* headers
         return email

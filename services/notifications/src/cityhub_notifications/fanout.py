@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from cityhub_sdk.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 from cityhub_sdk.tables import utcnow
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from cityhub_notifications.template_data import DEFAULT_LANGUAGE, LANGUAGES
 from cityhub_notifications.templates import Rendered
 
 
@@ -54,7 +54,7 @@ async def insert_notifications(session: AsyncSession, fan_out: FanOut, recipient
     dialect = connection.dialect.name
     params: dict[str, Any] = dict(recipients.params)
     lang_cases, title_cases, version_cases = [], [], []
-    for index, lang in enumerate(LANGUAGES):
+    for index, lang in enumerate(SUPPORTED_LANGUAGES):
         rendered = fan_out.rendered.get(lang) or fan_out.rendered[DEFAULT_LANGUAGE]
         params[f"l_{index}"] = rendered.lang
         params[f"t_{index}"] = rendered.title
@@ -78,7 +78,7 @@ async def insert_notifications(session: AsyncSession, fan_out: FanOut, recipient
         v_default=default.version,
     )
     language = "COALESCE(p.language, 'en')"
-    body_case = " ".join(f"WHEN '{lang}' THEN :b_{index}" for index, lang in enumerate(LANGUAGES))
+    body_case = " ".join(f"WHEN '{lang}' THEN :b_{index}" for index, lang in enumerate(SUPPORTED_LANGUAGES))
     statement = sa.text(
         f"""
         INSERT INTO notifications

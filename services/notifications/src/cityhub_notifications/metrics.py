@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from cityhub_sdk.timestamps import utc
 from opentelemetry import metrics
-
-from cityhub_notifications.policy import ensure_aware
 
 TARGET_S = 10.0
 
@@ -36,7 +35,7 @@ class DeliveryMetrics:
         )
 
     def record(self, channel: str, event_time: datetime, handed_at: datetime, count: int = 1) -> None:
-        within = (ensure_aware(handed_at) - ensure_aware(event_time)).total_seconds() <= TARGET_S
+        within = (utc(handed_at) - utc(event_time)).total_seconds() <= TARGET_S
         self.handed += count
         self._handed.add(count, {"channel": channel})
         if within:

@@ -38,8 +38,3 @@ def quiet_until(now: datetime, start: str, end: str, zone: str) -> datetime | No
     if end_local <= local:
         end_local += timedelta(days=1)
     return end_local.astimezone(UTC)
-
-
-def ensure_aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

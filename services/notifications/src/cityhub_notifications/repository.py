@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
+from cityhub_sdk.languages import resolve_language
 from cityhub_sdk.tables import utcnow
 from sqlmodel import col, delete, func, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,7 +25,6 @@ from cityhub_notifications.models import (
     Preferences,
     Subscription,
 )
-from cityhub_notifications.templates import normalize_language
 
 
 def new_id() -> str:
@@ -96,22 +96,15 @@ async def dao_list_notifications(
     session: AsyncSession,
     account_id: str,
     *,
+    offset: int,
     limit: int,
-    before: tuple[datetime, str] | None,
     unread_only: bool,
 ) -> Sequence[Notification]:
+    """Newest first; the id breaks ties so that the order is stable from page to page."""
     query = select(Notification).where(Notification.account_id == account_id)
     if unread_only:
         query = query.where(col(Notification.read_at).is_(None))
-    if before is not None:
-        created, notification_id = before
-        query = query.where(
-            sa.or_(
-                col(Notification.created_at) < created,
-                sa.and_(col(Notification.created_at) == created, col(Notification.id) < notification_id),
-            )
-        )
-    query = query.order_by(col(Notification.created_at).desc(), col(Notification.id).desc()).limit(limit)
+    query = query.order_by(col(Notification.created_at).desc(), col(Notification.id).desc()).offset(offset).limit(limit)
     return (await session.exec(query)).all()
 
 
@@ -173,7 +166,7 @@ async def dao_ensure_preferences(
             channels=json.dumps(list(defaults.default_chain)),
             time_zone=defaults.default_time_zone,
             max_per_hour=defaults.default_max_per_hour,
-            language=normalize_language(language),
+            language=resolve_language(language),
         )
         session.add(preferences)
     elif language and preferences.language != language:

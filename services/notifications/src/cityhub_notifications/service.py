@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
 from cityhub_sdk.db import Database
+from cityhub_sdk.errors import InvalidArgument, NotFound, Unavailable
+from cityhub_sdk.paging import page_window
 from cityhub_sdk.tables import utcnow
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cityhub_notifications.cells import covering_cells
 from cityhub_notifications.config import NotificationsSettings
 from cityhub_notifications.directory import AccountDirectory, IdentityUnavailable, PlaceNotFound
-from cityhub_notifications.errors import InvalidArgument, NotFound, Unavailable
 from cityhub_notifications.models import (
     KIND_AREA,
     KIND_REPORT,
@@ -29,7 +28,7 @@ from cityhub_notifications.models import (
     Preferences,
     Subscription,
 )
-from cityhub_notifications.policy import ensure_aware, parse_clock, valid_zone
+from cityhub_notifications.policy import parse_clock, valid_zone
 from cityhub_notifications.repository import (
     dao_count_unread,
     dao_create_subscription,
@@ -50,6 +49,7 @@ from cityhub_notifications.repository import (
 )
 
 MIN_RADIUS_M = 100
+INBOX_PAGE_SIZE = 20
 TOPIC_TYPES = ("alert_kind", "department", "service")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,127}$")
 KEY_PART = re.compile(r"^[A-Za-z0-9_-]{8,200}$")
@@ -82,19 +82,22 @@ class InboxPage:
     next_page_token: str
 
 
-def _page_token(notification: Notification) -> str:
-    raw = f"{ensure_aware(notification.created_at).isoformat()}|{notification.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+@dataclass(frozen=True)
+class DeliveryStats:
+    notifications: int
+    within: int  # handed to a channel within 10 s of the triggering event
+    channels: Sequence[tuple[str, str, int]]  # (channel, delivery status, count)
 
 
-def _parse_page_token(token: str) -> tuple[datetime, str] | None:
-    if not token:
-        return None
-    try:
-        created, _, notification_id = base64.urlsafe_b64decode(token.encode()).decode().partition("|")
-        return datetime.fromisoformat(created), notification_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument("page_token is not valid") from exc
+def infer_kind(data: SubscriptionInput) -> str:
+    """A request without a kind is read from the fields it carries (place, topic or report)."""
+    if data.kind:
+        return data.kind
+    if data.place_id:
+        return KIND_AREA
+    if data.topic_type:
+        return KIND_TOPIC
+    return KIND_REPORT if data.report_id else ""
 
 
 class NotificationsService:
@@ -106,16 +109,17 @@ class NotificationsService:
     # --- subscriptions ---------------------------------------------------------------------------
 
     async def create_subscription(self, account_id: str, data: SubscriptionInput) -> tuple[Subscription, bool]:
-        if data.kind == KIND_AREA:
+        kind = infer_kind(data)
+        if kind == KIND_AREA:
             return await self._subscribe_area(account_id, data)
-        if data.kind == KIND_TOPIC:
+        if kind == KIND_TOPIC:
             if data.topic_type not in TOPIC_TYPES:
                 raise InvalidArgument(f"topic_type must be one of {', '.join(TOPIC_TYPES)}")
             if not SLUG.match(data.topic_value):
                 raise InvalidArgument("topic_value must be a slug (lower-case letters, digits, '_', '-')")
             key = f"topic:{data.topic_type}:{data.topic_value}"
             fields: dict[str, Any] = {"topic_type": data.topic_type, "topic_value": data.topic_value}
-        elif data.kind == KIND_REPORT:
+        elif kind == KIND_REPORT:
             if not data.report_id or len(data.report_id) > 64:
                 raise InvalidArgument("report_id is required")
             key = f"report:{data.report_id}"
@@ -127,7 +131,7 @@ class NotificationsService:
             existing = await dao_get_subscription_by_key(session, account_id, key)
             if existing is not None:
                 return existing, False
-            subscription = Subscription(id=new_id(), account_id=account_id, kind=data.kind, key=key, **fields)
+            subscription = Subscription(id=new_id(), account_id=account_id, kind=kind, key=key, **fields)
             await dao_create_subscription(session, subscription)
             await self._ensure_preferences(session, account_id, language)
         return subscription, True
@@ -182,17 +186,17 @@ class NotificationsService:
     async def list_notifications(
         self, account_id: str, page_size: int, page_token: str, unread_only: bool
     ) -> InboxPage:
-        limit = page_size if 0 < page_size <= 100 else 20
-        before = _parse_page_token(page_token)
+        window = page_window(page_size, page_token, default=INBOX_PAGE_SIZE)
         async with self.db.session() as session:
             rows = list(
                 await dao_list_notifications(
-                    session, account_id, limit=limit + 1, before=before, unread_only=unread_only
+                    session, account_id, offset=window.offset, limit=window.size + 1, unread_only=unread_only
                 )
             )
             unread = await dao_count_unread(session, account_id)
-        token = _page_token(rows[limit - 1]) if len(rows) > limit else ""
-        return InboxPage(rows[:limit], unread, token)
+        # One row past the page says whether another page follows.
+        token = window.next_token(window.offset + len(rows))
+        return InboxPage(rows[: window.size], unread, token)
 
     async def get_notification(self, account_id: str, notification_id: str) -> Notification:
         async with self.db.session() as session:
@@ -303,7 +307,7 @@ class NotificationsService:
 
     # --- operators and export ------------------------------------------------------------------
 
-    async def delivery_stats(self) -> dict[str, Any]:
+    async def delivery_stats(self) -> DeliveryStats:
         async with self.db.session() as session:
             connection = await session.connection()
             if connection.dialect.name == "sqlite":
@@ -322,20 +326,18 @@ class NotificationsService:
                     sa.text("SELECT channel, status, count(*) FROM deliveries GROUP BY channel, status")
                 )
             ).all()
-        return {
-            "notifications": int(total),
-            "within": int(fast),
-            "channels": [(str(c), str(s), int(n)) for c, s, n in channels],
-        }
+        return DeliveryStats(
+            notifications=int(total),
+            within=int(fast),
+            channels=[(str(c), str(s), int(n)) for c, s, n in channels],
+        )
 
     async def export(self, account_id: str) -> str:
         async with self.db.session() as session:
             subscriptions = await dao_list_subscriptions(session, account_id)
             devices = await dao_list_devices(session, account_id)
             preferences = await dao_get_preferences(session, account_id)
-            notifications = await dao_list_notifications(
-                session, account_id, limit=100000, before=None, unread_only=False
-            )
+            notifications = await dao_list_notifications(session, account_id, offset=0, limit=100000, unread_only=False)
         document = {
             "service": "notifications",
             "subscriptions": [
@@ -371,4 +373,11 @@ class NotificationsService:
         return json.dumps(document, ensure_ascii=False, default=str)
 
 
-__all__ = ["InboxPage", "NotificationsService", "PreferencesInput", "SubscriptionInput", "dao_insert_area_cells"]
+__all__ = [
+    "DeliveryStats",
+    "InboxPage",
+    "NotificationsService",
+    "PreferencesInput",
+    "SubscriptionInput",
+    "dao_insert_area_cells",
+]

@@ -1,14 +1,11 @@
 # ruff: noqa: RUF001 - multilingual text is intentional.
-"""The seeded templates (version 1) in the five catalog languages, and the shared labels.
+"""The seeded templates (version 1) in the platform's five languages, and the shared labels.
 
 Placeholders: {category}, {status}, {note}, {alert_title}, {alert_body}. Editing a text means
 adding a version; notifications keep the version they were rendered with.
 """
 
 from __future__ import annotations
-
-LANGUAGES = ("en", "zh-Hant", "vi", "ja", "fa")
-DEFAULT_LANGUAGE = "en"
 
 # event_type -> lang -> (title, body)
 TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {

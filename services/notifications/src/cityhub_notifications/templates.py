@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cityhub_sdk import languages
 from cityhub_sdk.db import Database
+from cityhub_sdk.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 from sqlmodel import select
 
 from cityhub_notifications.models import Template
-from cityhub_notifications.template_data import DEFAULT_LANGUAGE, LANGUAGES, STATUS_LABELS, TEMPLATES
+from cityhub_notifications.template_data import STATUS_LABELS, TEMPLATES
 
 # A placeholder value: one text for every language, or a map language -> text.
 Param = str | Mapping[str, str]
@@ -28,24 +30,11 @@ class _Blank(dict[str, str]):
         return ""
 
 
-def normalize_language(value: str | None) -> str:
-    """Map a profile language (BCP 47, any case) onto one of ours: zh-TW -> zh-Hant, vi-VN -> vi."""
-    if not value:
-        return DEFAULT_LANGUAGE
-    lowered = value.strip().lower().replace("_", "-")
-    for lang in LANGUAGES:
-        if lowered == lang.lower():
-            return lang
-    if lowered.startswith("zh"):
-        return "zh-Hant"
-    primary = lowered.split("-")[0]
-    return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
-
-
 def pick(value: Param, lang: str) -> str:
+    """A placeholder's text in `lang` (English fallback); any text beats none."""
     if isinstance(value, str):
         return value
-    return value.get(lang) or value.get(DEFAULT_LANGUAGE) or next(iter(value.values()), "")
+    return languages.pick(value, lang) or next(iter(value.values()), "")
 
 
 def status_label(status: str) -> dict[str, str]:
@@ -89,7 +78,7 @@ class Renderer:
 
     def render_all(self, event_type: str, params: Mapping[str, Param]) -> dict[str, Rendered]:
         """The text in every language, for set-based inserts that pick by each resident's language."""
-        return {lang: self.render(event_type, lang, params) for lang in LANGUAGES}
+        return {lang: self.render(event_type, lang, params) for lang in SUPPORTED_LANGUAGES}
 
 
 async def ensure_templates(db: Database) -> int:

@@ -83,7 +83,7 @@ class RunningService(Generic[S]):
             streams_file=settings.nats_streams_file,
             stream_replicas=settings.nats_stream_replicas,
         )
-        self.relay = OutboxRelay(self.db, self.bus)
+        self.relay = OutboxRelay(self.db, self.bus, max_attempts=settings.outbox_max_attempts)
         self.context = ServiceContext(settings=settings, db=self.db, bus=self.bus, relay=self.relay)
         self.server: GrpcServer | None = None
         self.consumers: list[EventConsumer] = []

@@ -3,7 +3,11 @@
 Each message is handled inside one database transaction that also records its event id, so a
 redelivered event is acknowledged without running the handler twice. A handler that raises is
 nak'ed with back-off; after `max_deliver` attempts the event goes to the dead-letter table and is
-terminated. A watchdog re-creates the subscription after a reconnect or a stalled fetch.
+terminated. A message that cannot be decoded (`EventDecodeError`: broken CloudEvents headers, or a
+handler finding a body that is not the event its subject promises) never gets better by waiting, so
+it is dead-lettered and terminated on its first delivery. Both count in
+`consumer_dead_letters_total` (reason `undecodable` or `max_deliver`). A watchdog re-creates the
+subscription after a reconnect or a stalled fetch.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from cityhub_sdk import event_metrics
 from cityhub_sdk.bus import EventBus
 from cityhub_sdk.db import Database
-from cityhub_sdk.events import Event, from_message
+from cityhub_sdk.events import Event, EventDecodeError, from_message
 from cityhub_sdk.logging import get_logger
 from cityhub_sdk.tables import DeadLetter, ProcessedEvent
 
@@ -167,7 +172,10 @@ class EventConsumer:
             except Exception as exc:  # noqa: BLE001 - any failure is retried or dead-lettered
                 span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-                await self._on_failure(message, headers, exc, deliveries)
+                if isinstance(exc, EventDecodeError):  # a poison message: redelivering cannot help
+                    await self._dead_letter(message, headers, exc, deliveries, reason="undecodable")
+                else:
+                    await self._on_failure(message, headers, exc, deliveries)
                 return
             await message.ack()
 
@@ -185,22 +193,7 @@ class EventConsumer:
 
     async def _on_failure(self, message: Msg, headers: dict[str, str], exc: Exception, deliveries: int) -> None:
         if deliveries >= self.spec.max_deliver:
-            log.error(
-                "consumer.dead_letter", consumer=self.spec.durable, subject=message.subject, error=type(exc).__name__
-            )
-            async with self.db.transaction() as session:
-                session.add(
-                    DeadLetter(
-                        consumer=self.spec.durable,
-                        event_id=headers.get("ce-id", ""),
-                        subject=message.subject,
-                        headers=json.dumps(headers),
-                        payload=message.data,
-                        error=f"{type(exc).__name__}: {exc}"[:2000],
-                        deliveries=deliveries,
-                    )
-                )
-            await message.term()
+            await self._dead_letter(message, headers, exc, deliveries, reason="max_deliver")
             return
         delay = self.spec.backoff_s[min(deliveries - 1, len(self.spec.backoff_s) - 1)]
         log.warning(
@@ -212,3 +205,32 @@ class EventConsumer:
             error=type(exc).__name__,
         )
         await message.nak(delay=delay)
+
+    async def _dead_letter(
+        self, message: Msg, headers: dict[str, str], exc: Exception, deliveries: int, *, reason: str
+    ) -> None:
+        """Keep the message in dead_letters for an operator, then tell the server never to deliver it again."""
+        log.error(
+            "consumer.dead_letter",
+            consumer=self.spec.durable,
+            subject=message.subject,
+            reason=reason,
+            delivery=deliveries,
+            error=type(exc).__name__,
+        )
+        async with self.db.transaction() as session:
+            session.add(
+                DeadLetter(
+                    consumer=self.spec.durable,
+                    event_id=headers.get("ce-id", ""),
+                    subject=message.subject,
+                    headers=json.dumps(headers),
+                    payload=message.data,
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                    deliveries=deliveries,
+                )
+            )
+        await message.term()
+        event_metrics.consumer_dead_letters.add(
+            1, {"consumer": self.spec.durable, "subject": message.subject, "reason": reason}
+        )

@@ -22,6 +22,7 @@ class ServiceSettings(BaseSettings):
     grpc_shutdown_grace_s: float = Field(default=10.0, validation_alias="GRPC_SHUTDOWN_GRACE_S")
     nats_stream_replicas: int = Field(default=1, validation_alias="NATS_STREAM_REPLICAS")
     nats_streams_file: Path | None = Field(default=None, validation_alias="NATS_STREAMS_FILE")
+    outbox_max_attempts: int = Field(default=10, ge=1, validation_alias="OUTBOX_MAX_ATTEMPTS")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="LOG_JSON")
     internal_api_token: str | None = Field(default=None, validation_alias="INTERNAL_API_TOKEN")

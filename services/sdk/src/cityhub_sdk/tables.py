@@ -26,7 +26,8 @@ class OutboxEvent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True))
     published_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True), index=True)
     attempts: int = 0
-    last_error: str | None = None
+    last_error: str | None = None  # error class and a short message of the last failed publish, never the payload
+    next_attempt_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))  # None: due now
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -52,7 +53,7 @@ class DeadLetter(SQLModel, table=True):
 
 
 def create_platform_tables() -> None:
-    """Call from a service's first Alembic migration."""
+    """Call from a service's first Alembic migration: creates the platform tables in their current shape."""
     from alembic import op
 
     op.create_table(
@@ -65,6 +66,7 @@ def create_platform_tables() -> None:
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_outbox_events_published_at", "outbox_events", ["published_at"])
     op.create_table(
@@ -86,3 +88,16 @@ def create_platform_tables() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_dead_letters_consumer", "dead_letters", ["consumer"])
+
+
+def upgrade_platform_tables() -> None:
+    """Bring platform tables made by an older `create_platform_tables` to the current shape.
+
+    Call from a service's later Alembic revision. Idempotent, because a database created after the
+    change already got the current shape from `create_platform_tables` in its first revision.
+    """
+    from alembic import op
+
+    present = {column["name"] for column in sa.inspect(op.get_bind()).get_columns("outbox_events")}
+    if "next_attempt_at" not in present:  # the relay's retry schedule (back-off after a failed publish)
+        op.add_column("outbox_events", sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))

@@ -395,15 +395,22 @@ class GetReportRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REPORT_ID_FIELD_NUMBER: _builtins.int
+    STAFF_VIEW_FIELD_NUMBER: _builtins.int
     report_id: _builtins.str
+    staff_view: _builtins.bool
+    """The staff queue's view: PERMISSION_DENIED unless the caller manages the report's department
+    (its staff or department API key, operators, services); UNAUTHENTICATED when anonymous.
+    Without it, anyone gets the public view, with private parts only for those who may see them.
+    """
     def __init__(
         self,
         *,
         report_id: _builtins.str = ...,
+        staff_view: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["report_id", b"report_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["report_id", b"report_id", "staff_view", b"staff_view"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from cityhub.identity.v1 import events_pb2 as identity_events
+from cityhub_sdk.auth import ROLE_SERVICE, Caller
 from cityhub_sdk.db import Database
-from cityhub_sdk.outbox import add_event
-from cityhub_sdk.timestamps import now, to_timestamp, utc
+from cityhub_sdk.errors import PermissionDenied, Unauthenticated
+from cityhub_sdk.timestamps import utc
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cityhub_incidents import publishing
+from cityhub_incidents.access import person_id
 from cityhub_incidents.repository import (
     dao_follows_of,
     dao_forget_actor,
@@ -18,6 +19,22 @@ from cityhub_incidents.repository import (
     dao_reporters_of,
     dao_unfollow,
 )
+
+
+class AccountsService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def export(self, caller: Caller, account_id: str = "") -> str:
+        """People export their own data; internal callers (service role) may name the account."""
+        if caller.role == ROLE_SERVICE and account_id:
+            return await export_account(self.db, account_id)
+        own = person_id(caller)
+        if own is not None:
+            return await export_account(self.db, own)
+        if not caller.is_authenticated:
+            raise Unauthenticated("sign-in required")
+        raise PermissionDenied("people export their own data")
 
 
 async def export_account(db: Database, account_id: str) -> str:
@@ -64,9 +81,4 @@ async def erase_account(session: AsyncSession, account_id: str) -> None:
     for follow in list(await dao_follows_of(session, account_id)):
         await dao_unfollow(session, follow.report_id, account_id)
         publishing.unfollowed(session, follow.report_id, account_id)
-    add_event(
-        session,
-        publishing.ACCOUNT_ERASED,
-        identity_events.AccountErased(account_id=account_id, service="incidents", erased_at=to_timestamp(now())),
-        source=publishing.SOURCE,
-    )
+    publishing.account_erased(session, account_id)

@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 
 from cityhub_sdk.auth import ROLE_OPERATOR, ROLE_RESIDENT, ROLE_STAFF
 from cityhub_sdk.db import Database
+from cityhub_sdk.errors import InvalidArgument
 from cityhub_sdk.logging import get_logger
 from sqlalchemy.exc import IntegrityError
 
 from cityhub_identity import validation
 from cityhub_identity.config import IdentitySettings
-from cityhub_identity.errors import InvalidArgument, Unauthenticated
+from cityhub_identity.errors import Unauthenticated
 from cityhub_identity.models import Account, RefreshToken, Session, aware
 from cityhub_identity.passwords import Passwords, password_problem
 from cityhub_identity.repository import (

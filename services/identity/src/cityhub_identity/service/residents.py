@@ -7,21 +7,22 @@ simply not found.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from cityhub.identity.v1 import events_pb2
 from cityhub_sdk.db import Database
+from cityhub_sdk.errors import FailedPrecondition, InvalidArgument, NotFound
 from cityhub_sdk.logging import get_logger
 from cityhub_sdk.outbox import add_event
-from google.protobuf.timestamp_pb2 import Timestamp
+from cityhub_sdk.subjects import IDENTITY_ACCOUNT_DELETED
+from cityhub_sdk.timestamps import to_timestamp
 from sqlmodel import select
 
 from cityhub_identity import validation
 from cityhub_identity.config import IdentitySettings
-from cityhub_identity.errors import FailedPrecondition, InvalidArgument, NotFound
 from cityhub_identity.models import Account, ConsentRecord, ErasureRequest, Place, Session, aware
 from cityhub_identity.repository import (
     dao_consent_history,
@@ -34,15 +35,24 @@ from cityhub_identity.repository import (
 
 log = get_logger(__name__)
 
-ACCOUNT_DELETED = "cityhub.identity.account.deleted"
 PROFILE_FIELDS = ("display_name", "preferred_language", "phone")
 
 
 @dataclass(frozen=True)
 class ProfileChange:
+    """A partial edit: None leaves a field alone."""
+
     display_name: str | None = None
     preferred_language: str | None = None
     phone: str | None = None
+
+    @classmethod
+    def of(cls, update_fields: Sequence[str], values: Mapping[str, str]) -> ProfileChange:
+        """The change a field mask asks for; a field outside PROFILE_FIELDS is INVALID_ARGUMENT."""
+        unknown = set(update_fields) - set(PROFILE_FIELDS)
+        if unknown:
+            raise InvalidArgument(f"cannot update {', '.join(sorted(unknown))[:200]}")
+        return cls(**{name: values.get(name, "") for name in update_fields})
 
 
 def current_consents(history: Sequence[ConsentRecord]) -> list[ConsentRecord]:
@@ -234,12 +244,10 @@ class ResidentService:
                     completed_at=None if expected else now,
                 )
             )
-            stamp = Timestamp()
-            stamp.FromDatetime(now)
             add_event(
                 session,
-                ACCOUNT_DELETED,
-                events_pb2.AccountDeleted(account_id=account_id, deleted_at=stamp),
+                IDENTITY_ACCOUNT_DELETED,
+                events_pb2.AccountDeleted(account_id=account_id, deleted_at=to_timestamp(now)),
                 source="identity",
             )
         log.info("identity.account_deleted", account_id=account_id, awaiting=expected)

@@ -7,7 +7,6 @@ marks them ended and publishes `alert.ended` for consumers.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -15,14 +14,15 @@ from datetime import datetime, timedelta
 
 from cityhub_sdk.auth import Caller
 from cityhub_sdk.db import Database
+from cityhub_sdk.errors import FailedPrecondition, InvalidArgument, NotFound
+from cityhub_sdk.geo import distance_m, finite_in_range, valid_point
 from cityhub_sdk.timestamps import now, utc
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cityhub_incidents import idempotency, publishing
-from cityhub_incidents.access import can_manage, require_staff, staff_department
-from cityhub_incidents.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from cityhub_incidents.geo import cell, disk_cells, haversine_m, is_valid_point, point_in_polygon, polygon_cells
+from cityhub_incidents.access import require_manager, require_staff, staff_department
+from cityhub_incidents.geo import cell, disk_cells, point_in_polygon, polygon_cells
 from cityhub_incidents.models import Alert
 from cityhub_incidents.repository import (
     dao_alerts,
@@ -34,7 +34,7 @@ from cityhub_incidents.validation import check_point, check_text
 
 KINDS = ("road_closure", "outage", "water", "event", "weather", "safety")
 SEVERITIES = ("info", "warning", "urgent")
-MAX_ALERT_RADIUS_M = 50_000.0
+MIN_ALERT_RADIUS_M, MAX_ALERT_RADIUS_M = 10.0, 50_000.0
 MAX_ALERT_DURATION = timedelta(days=90)
 MAX_POLYGON_VERTICES = 200
 
@@ -63,7 +63,7 @@ def alert_state(alert: Alert, at: datetime) -> str:
 def covers(alert: Alert, lat: float, lon: float) -> bool:
     if alert.polygon:
         return point_in_polygon(lat, lon, [(p[0], p[1]) for p in alert.polygon])
-    return haversine_m(lat, lon, alert.center_lat, alert.center_lon) <= alert.radius_m
+    return distance_m(lat, lon, alert.center_lat, alert.center_lon) <= alert.radius_m
 
 
 def _texts(name: str, texts: Mapping[str, str], maximum: int, *, required: bool) -> dict[str, str]:
@@ -114,8 +114,7 @@ class AlertsService:
             radius = 0.0
         else:
             check_point(data.center_lat, data.center_lon)
-            if not math.isfinite(data.radius_m) or not 10 <= data.radius_m <= MAX_ALERT_RADIUS_M:
-                raise InvalidArgument(f"radius_m must be within [10, {MAX_ALERT_RADIUS_M:g}]")
+            finite_in_range("radius_m", data.radius_m, MIN_ALERT_RADIUS_M, MAX_ALERT_RADIUS_M)
             cells = disk_cells(data.center_lat, data.center_lon, data.radius_m, 7)
             center_lat, center_lon, radius = data.center_lat, data.center_lon, data.radius_m
         values: dict[str, object] = {
@@ -164,8 +163,7 @@ class AlertsService:
         alert = await dao_get_alert(session, alert_id) if alert_id else None
         if alert is None:
             raise NotFound("alert not found")
-        if not can_manage(caller, alert.department):
-            raise PermissionDenied("not your department")
+        require_manager(caller, alert.department)
         return alert
 
     async def update(self, caller: Caller, alert_id: str, data: AlertInput) -> Alert:
@@ -207,8 +205,8 @@ class AlertsService:
     ) -> list[Alert]:
         """Alerts in force (or also scheduled); with `point`, only those whose area contains it."""
         at = now()
-        if point is not None and not is_valid_point(*point):
-            raise InvalidArgument("lat/lon must be finite, lat within [-90, 90] and lon within [-180, 180]")
+        if point is not None:
+            valid_point(*point)
         async with self.db.session() as session:
             alerts = await dao_alerts(
                 session,

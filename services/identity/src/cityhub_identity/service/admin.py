@@ -9,12 +9,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cityhub_sdk.auth import ROLE_DEPARTMENT, Caller
 from cityhub_sdk.db import Database
+from cityhub_sdk.errors import InvalidArgument, NotFound
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cityhub_identity import validation
-from cityhub_identity.errors import InvalidArgument, NotFound
 from cityhub_identity.models import Account, ApiKey, ErasureConfirmation, ErasureRequest, Place, Pseudonym, aware
 from cityhub_identity.repository import (
     dao_api_key,
@@ -25,8 +26,8 @@ from cityhub_identity.repository import (
     dao_place,
     dao_pseudonym_owner,
 )
-from cityhub_identity.residents import current_consents
 from cityhub_identity.secrets_store import SecretStore
+from cityhub_identity.service.residents import current_consents
 from cityhub_identity.tokens import sha256_hex
 
 API_KEY_PREFIX = "chk"
@@ -78,9 +79,12 @@ class AdminService:
                 pass  # recorded concurrently
         return value
 
-    async def check_consent(
-        self, *, resident: str, department: str, purpose: str, field: str, by_pseudonym: bool
-    ) -> bool:
+    async def check_consent(self, caller: Caller, *, resident: str, department: str, purpose: str, field: str) -> bool:
+        """Platform services name the resident by account id; a department system by its pseudonym,
+        and only about consents given to that department (any other is "not found")."""
+        by_pseudonym = caller.role == ROLE_DEPARTMENT
+        if by_pseudonym and department != caller.department:
+            raise NotFound("resident not found")
         async with self.db.session() as session:
             account_id = await dao_pseudonym_owner(session, department, resident) if by_pseudonym else resident
             if account_id is None:

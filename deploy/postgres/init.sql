@@ -5,5 +5,6 @@
 -- The gateway is stateless and has no database.
 CREATE DATABASE identity;
 CREATE DATABASE catalog;
+CREATE DATABASE waittimes;
 CREATE DATABASE incidents;
 CREATE DATABASE notifications;

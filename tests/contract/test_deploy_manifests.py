@@ -8,8 +8,10 @@ Dockerfile:
 * its image builds with uv from the repo root and runs as a non-root user;
 * compose builds and runs it (migrate, then serve, when it owns a database);
 * k8s/base has a Deployment, Service and PodDisruptionBudget for it, with
-  native gRPC probes on its port (the gateway: HTTP /health), resources, the
-  hardened securityContext and, with a database, a `migrate` initContainer;
+  native gRPC probes on its port (liveness on the `cityhub.liveness` health
+  service, readiness on the overall status; the gateway: HTTP /health/live and
+  /health/ready), resources, the hardened securityContext and, with a
+  database, a `migrate` initContainer and a CloudNativePG Cluster;
 * nothing in the base looks like a real secret.
 
 If `kubectl` (or `kustomize`) is on PATH, both overlays are also rendered.
@@ -49,6 +51,7 @@ KNOWN_PORTS = {
 HTTP_SERVICES = {"gateway"}  # everything else is a gRPC service
 STATELESS = {"gateway"}  # everything else owns a database (and migrates it)
 APP_UID = 10001
+LIVENESS_SERVICE = "cityhub.liveness"  # cityhub_sdk.grpc_server.LIVENESS_SERVICE
 
 
 # --------------------------------------------------------------------- helpers
@@ -263,13 +266,16 @@ def test_probes(name: str) -> None:
     c = main_container(name)
     port = port_of(name)
     if name in HTTP_SERVICES:
-        ready = c["readinessProbe"]["httpGet"]
-        assert ready["path"] == "/health"
-        assert ready["port"] in (port, "http")
-        assert "livenessProbe" in c
+        ready, live = c["readinessProbe"]["httpGet"], c["livenessProbe"]["httpGet"]
+        assert ready["path"] == "/health/ready" and live["path"] == "/health/live"
+        assert ready["port"] in (port, "http") and live["port"] in (port, "http")
     else:
-        for probe in ("readinessProbe", "livenessProbe"):
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
             assert c[probe]["grpc"]["port"] == port, f"{probe} must be a native grpc probe on {port}"
+        # Liveness must not follow the database or NATS (an outage would restart every pod).
+        assert c["livenessProbe"]["grpc"].get("service") == LIVENESS_SERVICE
+        assert c["startupProbe"]["grpc"].get("service") == LIVENESS_SERVICE
+        assert c["readinessProbe"]["grpc"].get("service", "") == ""
         assert env_value(c, "GRPC_PORT") == str(port)
 
 
@@ -342,27 +348,35 @@ def test_gateway_edge() -> None:
 
 def test_shared_config() -> None:
     env = base_configmap_literals()
-    sts = find("StatefulSet", "nats")
-    assert sts is not None
-    replicas = sts["spec"]["replicas"]
+    # NATS is the Helm release `nats` (k8s/nats/values.yaml): pods nats-0.. behind nats-headless.
+    values = yaml.safe_load((K8S / "nats" / "values.yaml").read_text())
+    replicas = values["config"]["cluster"]["replicas"]
     assert replicas == 3
     urls = env["NATS_URL"].split(",")
-    assert [u.split("//")[1].split(".")[0] for u in urls] == [f"nats-{i}" for i in range(replicas)]
+    assert [u.split("//")[1] for u in urls] == [f"nats-{i}.nats-headless:4222" for i in range(replicas)]
     assert env["NATS_STREAM_REPLICAS"] == "3"
     assert env["GRPC_HOST"] == "0.0.0.0"
     for name in GRPC_SERVICES:
         assert env.get(f"{name.upper()}_ADDR") == f"{name}:{port_of(name)}", f"{name.upper()}_ADDR"
 
 
-def test_nats_cluster() -> None:
-    sts = find("StatefulSet", "nats")
-    assert sts is not None
-    headless = find("Service", sts["spec"]["serviceName"])
-    assert headless is not None and headless["spec"]["clusterIP"] == "None"
-    assert sts["spec"]["volumeClaimTemplates"], "JetStream needs persistent volumes"
-    conf = (BASE / "nats" / "nats.conf").read_text()
-    assert "jetstream" in conf and "cluster" in conf and "routes" in conf
-    assert find("PodDisruptionBudget", "nats") is not None
+def test_nats_is_not_hand_written() -> None:
+    """NATS comes from the official chart (values checked in test_k8s_schemas.py), not a copy here."""
+    assert find("StatefulSet", "nats") is None
+    values = yaml.safe_load((K8S / "nats" / "values.yaml").read_text())
+    assert values["config"]["jetstream"]["fileStore"]["pvc"]["enabled"], "JetStream needs persistent volumes"
+    assert values["podDisruptionBudget"]["enabled"]
+
+
+@pytest.mark.parametrize("name", DB_SERVICES)
+def test_database_cluster(name: str) -> None:
+    cluster = find("Cluster", f"{name}-db")
+    assert cluster is not None, f"k8s/base/postgres.yaml has no CloudNativePG Cluster {name}-db"
+    assert cluster["spec"]["instances"] >= 3
+    assert cluster["spec"]["bootstrap"]["initdb"] == {"database": name, "owner": name}
+    assert env_value(main_container(name), "DATABASE_URL") == {
+        "secretKeyRef": {"name": f"{name}-db-app", "key": "uri"}
+    }, "DATABASE_URL must be the uri CloudNativePG generates for the service's Cluster"
 
 
 def test_namespace() -> None:
@@ -445,6 +459,8 @@ def test_secret_example_is_placeholders_only() -> None:
                 referenced.add((vol["secret"]["secretName"], None))
     documented = {(d["metadata"]["name"], k) for d in docs for k in d.get("stringData", {})}
     documented |= {(d["metadata"]["name"], None) for d in docs}
+    # Generated by CloudNativePG for each Cluster: `<cluster>-app` with the key `uri`.
+    documented |= {(f"{d['metadata']['name']}-app", "uri") for d in base_docs() if d.get("kind") == "Cluster"}
     assert referenced <= documented, f"undocumented Secrets: {sorted(referenced - documented, key=str)}"
     for d in docs:
         for key, value in d.get("stringData", {}).items():

@@ -43,7 +43,8 @@ def test_every_subject_names_a_real_protobuf_message() -> None:
     import cityhub.catalog.v1.events_pb2
     import cityhub.identity.v1.events_pb2
     import cityhub.incidents.v1.events_pb2
-    import cityhub.notifications.v1.events_pb2  # noqa: F401
+    import cityhub.notifications.v1.events_pb2
+    import cityhub.waittimes.v1.events_pb2  # noqa: F401
 
     database = symbol_database.Default()
     for subject in subjects.SUBJECTS.values():

@@ -61,6 +61,25 @@ def require_free(port: int, variable: str) -> None:
         sys.exit(f"port {port} on 127.0.0.1 is taken; choose another with {variable}=<port>")
 
 
+def free_admin_ports(names: list[str], taken: set[int]) -> dict[str, int]:
+    """One free loopback port per process for its admin server (Prometheus text at /metrics),
+    none of them one of the ports the platform itself is about to bind (`taken`)."""
+    sockets: list[socket.socket] = []
+    ports: dict[str, int] = {}
+    try:
+        while len(ports) < len(names):  # all held open at once, so no two processes get the same one
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+            port = sock.getsockname()[1]
+            if port not in taken:
+                ports[names[len(ports)]] = port
+    finally:
+        for sock in sockets:
+            sock.close()
+    return ports
+
+
 def database_url(name: str) -> str:
     return os.environ.get(f"CITYHUB_{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{RUN_DIR / f'{name}.db'}")
 
@@ -149,8 +168,14 @@ def main() -> None:
 
     peers = {f"{name.upper()}_ADDR": f"127.0.0.1:{port}" for name, port in services.items()}
     peers["INTERNAL_API_TOKEN"] = internal_token()
+    nats_port_taken = {int(nats_url.rsplit(":", 1)[1])} if nats_url.startswith("nats://127.0.0.1:") else set()
+    admin_ports = free_admin_ports([*services, "gateway"], {http_port, *services.values(), *nats_port_taken})
     for name, port in services.items():
         env = service_env(name, port, nats_url, peers)
+        env["METRICS_PORT"] = str(admin_ports[name])
+        if name == "identity" and "waittimes" in services:
+            # waittimes holds check-ins too: identity waits for its erasure confirmation as well
+            env["ERASURE_CONFIRMING_SERVICES"] = json.dumps(["incidents", "notifications", "waittimes"])
         migrate = subprocess.run([PYTHON, "-m", f"cityhub_{name}", "migrate"], env={**os.environ, **env}, check=False)
         if migrate.returncode != 0:
             sys.exit(f"migrations of {name} failed")
@@ -169,9 +194,16 @@ def main() -> None:
         "NATS_URL": nats_url,  # live notifications (GET /v1/stream)
         "LOG_JSON": os.environ.get("LOG_JSON", "false"),
         "CITYHUB_RUN_DIR": str(RUN_DIR),
+        "METRICS_PORT": str(admin_ports["gateway"]),
         **peers,
     }
     lines.append(procfile_line("gateway", gateway_env, [PYTHON, "-m", "cityhub_gateway"]))
+    simulator = ROOT / "scripts" / "simulate_queues.py"
+    if "waittimes" in services and simulator.exists():
+        # Kiosk traffic for every demo centre; it waits for the gateway and the demo credentials.
+        feed = [str(simulator), "--gateway", f"http://127.0.0.1:{http_port}"]
+        feed += ["--credentials", str(RUN_DIR / "demo-credentials.json")]
+        lines.append(procfile_line("queues", {"CITYHUB_RUN_DIR": str(RUN_DIR)}, [PYTHON, *feed]))
     procfile = RUN_DIR / "Procfile"
     procfile.write_text("\n".join(lines) + "\n")
 
@@ -195,7 +227,10 @@ def main() -> None:
             f"  OpenAPI      {base}/schema/openapi.json\n"
             f"  Open311      {base}/open311/v2/discovery.json\n"
             f"  NATS         {nats_url}\n"
-            f"  Credentials  {RUN_DIR / 'demo-credentials.json'}\n"
+            + "".join(
+                f"  Metrics      {name:<14} http://127.0.0.1:{port}/metrics\n" for name, port in admin_ports.items()
+            )
+            + f"  Credentials  {RUN_DIR / 'demo-credentials.json'}\n"
             "  Ctrl-C stops everything.\n",
             flush=True,
         )

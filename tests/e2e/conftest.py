@@ -2,7 +2,7 @@
 
 `serve_platform` starts the given services in-process (real gRPC on free ports, a fresh database
 each, the test's NATS), in order, giving each the addresses of those before it (`<NAME>_ADDR`) and
-the internal token; then it serves the gateway with uvicorn on a free loopback port in a
+the test internal token; then it serves the gateway with uvicorn on a free loopback port in a
 background thread (its own event loop, its own gRPC channels, like `make run`'s gateway).
 
 The services run on the test's event loop, so a test must not block that loop while the gateway
@@ -39,13 +39,11 @@ import pytest
 import uvicorn
 from cityhub_gateway.app import create_app
 from cityhub_gateway.config import GatewaySettings
-from cityhub_sdk.app import RunningService, ServiceDefinition, running
-from cityhub_sdk.migrations import upgrade_async
-from cityhub_sdk.testing import free_port, service_settings
+from cityhub_sdk.app import RunningService, ServiceDefinition
+from cityhub_sdk.testing import FAST_AUTH_ENV, TEST_INTERNAL_TOKEN, free_port, start_service
 from cityhub_sdk.testing.plugin import DatabaseFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-INTERNAL_TOKEN = "e2e-internal-token"
 UNSTARTED_PEER = "127.0.0.1:9"  # the discard port: calls fail fast with UNAVAILABLE
 
 
@@ -132,24 +130,27 @@ async def serve_platform(database_factory: DatabaseFactory, clean_nats: str) -> 
     gateways: list[GatewayServer] = []
 
     async def start(specs: Mapping[str, ServiceSpec], **gateway_env: Any) -> Platform:
-        common = {"INTERNAL_API_TOKEN": INTERNAL_TOKEN, "AUTH_REVOCATION_TTL_S": 0}
         addresses: dict[str, str] = {}
         services: dict[str, RunningService[Any]] = {}
         for name, spec in with_required_peers(specs).items():
-            url = database_factory.new(name)
-            await upgrade_async(spec.definition.migrations, url)
             peers = {f"{peer.upper()}_ADDR": address for peer, address in addresses.items()}
-            settings = service_settings(
-                spec.definition.settings_type, database_url=url, nats_url=clean_nats, **common, **peers, **spec.env
+            service = await stack.enter_async_context(
+                start_service(
+                    spec.definition,
+                    database_factory,
+                    clean_nats,
+                    name=name,
+                    seed=spec.seed,
+                    **FAST_AUTH_ENV,
+                    **peers,
+                    **spec.env,
+                )
             )
-            service = await stack.enter_async_context(running(spec.definition, settings))
-            if spec.seed is not None:
-                await spec.seed(service)
             services[name] = service
             addresses[name] = service.address
         values: dict[str, Any] = {
             **{f"{name.upper()}_ADDR": address for name, address in addresses.items()},
-            "INTERNAL_API_TOKEN": INTERNAL_TOKEN,
+            "INTERNAL_API_TOKEN": TEST_INTERNAL_TOKEN,
             "HTTP_PORT": free_port(),
             "LOG_JSON": False,
             **gateway_env,

@@ -21,11 +21,12 @@ from cityhub_catalog.seed import seed_catalog
 from cityhub_identity.app import DEFINITION as IDENTITY
 from cityhub_incidents.app import DEFINITION as INCIDENTS
 from cityhub_sdk.auth import internal_metadata
+from cityhub_sdk.testing import TEST_INTERNAL_TOKEN
 from civicbot.open311 import Open311Client  # type: ignore[import-untyped]
 from civicbot.registry import Endpoint  # type: ignore[import-untyped]
 from georeport import GeoReport  # type: ignore[import-untyped]
 
-from .conftest import INTERNAL_TOKEN, ServiceSpec, StartPlatform
+from .conftest import ServiceSpec, StartPlatform
 
 pytestmark = pytest.mark.e2e
 
@@ -47,7 +48,7 @@ async def test_open311_client_posts_with_api_key_and_reads_back(serve_platform: 
         key = (
             await identity_pb2_grpc.IdentityServiceStub(channel).CreateApiKey(
                 identity_pb2.CreateApiKeyRequest(department="roads", label="e2e open311 client"),
-                metadata=internal_metadata(INTERNAL_TOKEN),
+                metadata=internal_metadata(TEST_INTERNAL_TOKEN),
             )
         ).key
     root = platform.gateway_url + "/open311/v2"

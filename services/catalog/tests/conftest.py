@@ -20,10 +20,9 @@ from cityhub.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from cityhub_catalog.app import DEFINITION, setup
 from cityhub_catalog.config import CatalogSettings
 from cityhub_catalog.seed import seed_catalog
-from cityhub_sdk.app import RunningService, ServiceContext, ServiceDefinition, ServiceParts, running
+from cityhub_sdk.app import RunningService, ServiceContext, ServiceParts
 from cityhub_sdk.auth import AUDIENCE, ISSUER, ROLE_DEPARTMENT, AuthInterceptor, Caller, TokenVerifier
-from cityhub_sdk.migrations import upgrade_async
-from cityhub_sdk.testing import service_settings
+from cityhub_sdk.testing import start_service
 from cityhub_sdk.testing.plugin import DatabaseFactory
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -80,20 +79,13 @@ def auth() -> Authority:
     return Authority()
 
 
-async def _start(
-    definition: ServiceDefinition[CatalogSettings], database_factory: DatabaseFactory, nats_url: str, **env: Any
-) -> AsyncIterator[Service]:
-    url = database_factory.new("catalog")
-    await upgrade_async(definition.migrations, url)
-    settings = service_settings(CatalogSettings, database_url=url, nats_url=nats_url, **env)
-    async with running(definition, settings) as service:
-        await seed_catalog(service.db)
-        yield service
+async def _seed(service: Service) -> None:
+    await seed_catalog(service.db)
 
 
 @pytest.fixture
 async def catalog(database_factory: DatabaseFactory, clean_nats: str) -> AsyncIterator[Service]:
-    async for service in _start(DEFINITION, database_factory, clean_nats):
+    async with start_service(DEFINITION, database_factory, clean_nats, seed=_seed) as service:
         yield service
 
 
@@ -104,7 +96,9 @@ async def catalog_auth(database_factory: DatabaseFactory, clean_nats: str, auth:
         return dataclasses.replace(parts, auth=auth.interceptor())
 
     definition = dataclasses.replace(DEFINITION, setup=setup_with_auth)
-    async for service in _start(definition, database_factory, clean_nats, REGISTRATION_CHECK_INTERVAL_S=0.2):
+    async with start_service(
+        definition, database_factory, clean_nats, seed=_seed, REGISTRATION_CHECK_INTERVAL_S=0.2
+    ) as service:
         yield service
 
 

@@ -10,56 +10,51 @@ import pytest
 from cityhub.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from cityhub.identity.v1 import identity_pb2, identity_pb2_grpc
 from cityhub_catalog.app import DEFINITION as CATALOG
-from cityhub_catalog.config import CatalogSettings
 from cityhub_catalog.seed import seed_catalog
 from cityhub_identity.app import DEFINITION as IDENTITY
-from cityhub_sdk.app import RunningService, running
 from cityhub_sdk.auth import internal_metadata
-from cityhub_sdk.migrations import upgrade_async
-from cityhub_sdk.testing import service_settings
+from cityhub_sdk.testing import (
+    FAST_AUTH_ENV,
+    IDENTITY_TEST_ENV,
+    TEST_INTERNAL_TOKEN,
+    bearer,
+    create_account,
+    sign_in,
+    start_service,
+)
 from cityhub_sdk.testing.plugin import DatabaseFactory
 
-TOKEN = "catalog-test-internal-token"
-AUTH_ENV = {"INTERNAL_API_TOKEN": TOKEN, "AUTH_REVOCATION_TTL_S": 0, "AUTH_API_KEY_TTL_S": 0}
+AUTH_ENV = {**FAST_AUTH_ENV, "AUTH_API_KEY_TTL_S": 0}
 
 
 @pytest.fixture
 async def platform(
     database_factory: DatabaseFactory, clean_nats: str
 ) -> AsyncIterator[tuple[identity_pb2_grpc.IdentityServiceStub, catalog_pb2_grpc.CatalogServiceStub]]:
-    identity_url, catalog_url = database_factory.new("identity"), database_factory.new("catalog")
-    await upgrade_async(IDENTITY.migrations, identity_url)
-    await upgrade_async(CATALOG.migrations, catalog_url)
-    identity_settings = service_settings(
-        IDENTITY.settings_type,
-        database_url=identity_url,
-        nats_url=clean_nats,
-        IDENTITY_KEY_ACTIVATION_DELAY_S=0,
-        IDENTITY_KEY_CACHE_S=0,
-        **AUTH_ENV,
-    )
-    async with running(IDENTITY, identity_settings) as identity:
-        settings = service_settings(
-            CatalogSettings, database_url=catalog_url, nats_url=clean_nats, IDENTITY_ADDR=identity.address, **AUTH_ENV
+    async with (
+        start_service(IDENTITY, database_factory, clean_nats, **IDENTITY_TEST_ENV, **AUTH_ENV) as identity,
+        start_service(
+            CATALOG,
+            database_factory,
+            clean_nats,
+            seed=lambda catalog: seed_catalog(catalog.db),
+            IDENTITY_ADDR=identity.address,
+            **AUTH_ENV,
+        ) as catalog,
+        grpc.aio.insecure_channel(identity.address) as identity_channel,
+        grpc.aio.insecure_channel(catalog.address) as catalog_channel,
+    ):
+        yield (
+            identity_pb2_grpc.IdentityServiceStub(identity_channel),
+            catalog_pb2_grpc.CatalogServiceStub(catalog_channel),
         )
-        catalog: RunningService[CatalogSettings]
-        async with running(CATALOG, settings) as catalog:
-            await seed_catalog(catalog.db)
-            async with (
-                grpc.aio.insecure_channel(identity.address) as identity_channel,
-                grpc.aio.insecure_channel(catalog.address) as catalog_channel,
-            ):
-                yield (
-                    identity_pb2_grpc.IdentityServiceStub(identity_channel),
-                    catalog_pb2_grpc.CatalogServiceStub(catalog_channel),
-                )
 
 
 async def test_department_key_and_staff_token_from_identity(
     platform: tuple[identity_pb2_grpc.IdentityServiceStub, catalog_pb2_grpc.CatalogServiceStub],
 ) -> None:
     identity, catalog = platform
-    internal = internal_metadata(TOKEN)
+    internal = internal_metadata(TEST_INTERNAL_TOKEN)
     key = (
         await identity.CreateApiKey(identity_pb2.CreateApiKeyRequest(department="roads", label="t"), metadata=internal)
     ).key
@@ -75,25 +70,14 @@ async def test_department_key_and_staff_token_from_identity(
         )
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
-    password = "correct horse battery staple"
-    await identity.CreateAccount(
-        identity_pb2.CreateAccountRequest(
-            email="roads.staff@lakeview.example", password=password, role=identity_pb2.ROLE_STAFF, department="roads"
-        ),
-        metadata=internal,
-    )
-    tokens = (
-        await identity.CreateToken(
-            identity_pb2.CreateTokenRequest(email="roads.staff@lakeview.example", password=password)
-        )
-    ).tokens
-    bearer = (("authorization", f"Bearer {tokens.access_token}"),)
+    await create_account(identity, "roads.staff@lakeview.example", identity_pb2.ROLE_STAFF, department="roads")
+    staff = bearer(await sign_in(identity, "roads.staff@lakeview.example"))
     updated = await catalog.UpdateService(
-        catalog_pb2.UpdateServiceRequest(slug="pothole", report_radius_m=120), metadata=bearer
+        catalog_pb2.UpdateServiceRequest(slug="pothole", report_radius_m=120), metadata=staff
     )
     assert updated.changed and updated.service.report_radius_m == 120
     with pytest.raises(grpc.aio.AioRpcError) as info:
         await catalog.UpdateService(
-            catalog_pb2.UpdateServiceRequest(slug="library-card", report_radius_m=120), metadata=bearer
+            catalog_pb2.UpdateServiceRequest(slug="library-card", report_radius_m=120), metadata=staff
         )
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -3,10 +3,12 @@ each with its own fresh database, all on one real NATS server."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
+import uvicorn
 from cityhub_catalog.app import DEFINITION as CATALOG
 from cityhub_catalog.seed import seed_catalog
 from cityhub_gateway.app import create_app
@@ -14,49 +16,35 @@ from cityhub_gateway.clients import ServiceClients
 from cityhub_gateway.config import GatewaySettings
 from cityhub_identity.app import DEFINITION as IDENTITY
 from cityhub_incidents.app import DEFINITION as INCIDENTS
-from cityhub_sdk.app import RunningService, running
-from cityhub_sdk.migrations import upgrade_async
-from cityhub_sdk.testing import service_settings
+from cityhub_sdk.app import RunningService
+from cityhub_sdk.testing import (
+    FAST_AUTH_ENV,
+    IDENTITY_TEST_ENV,
+    TEST_INTERNAL_TOKEN,
+    TEST_PASSWORD,
+    eventually,
+    free_port,
+    start_service,
+)
 from cityhub_sdk.testing.plugin import DatabaseFactory
 
 
 @pytest.fixture
 async def catalog_service(database_factory: DatabaseFactory, clean_nats: str) -> AsyncIterator[RunningService]:  # type: ignore[type-arg]
-    url = database_factory.new("catalog")
-    await upgrade_async(CATALOG.migrations, url)
-    settings = service_settings(CATALOG.settings_type, database_url=url, nats_url=clean_nats)
-    async with running(CATALOG, settings) as service:
-        await seed_catalog(service.db)
+    async with start_service(CATALOG, database_factory, clean_nats, seed=lambda s: seed_catalog(s.db)) as service:
         yield service
-
-
-# The platform's service-to-service token in tests; pass it as INTERNAL_API_TOKEN to your service.
-INTERNAL_TOKEN = "test-internal-token"
-# Verification settings for in-process services: see revocations and new keys at once.
-AUTH_TEST_ENV = {"INTERNAL_API_TOKEN": INTERNAL_TOKEN, "AUTH_REVOCATION_TTL_S": 0}
-DEMO_PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
 def internal_token() -> str:
-    return INTERNAL_TOKEN
+    return TEST_INTERNAL_TOKEN
 
 
 @pytest.fixture
 async def identity_service(database_factory: DatabaseFactory, clean_nats: str) -> AsyncIterator[RunningService]:  # type: ignore[type-arg]
     """Identity on a free port. Other services verify tokens through it: give them
-    `IDENTITY_ADDR=identity_service.address` and `**AUTH_TEST_ENV` (or INTERNAL_API_TOKEN=internal_token)."""
-    url = database_factory.new("identity")
-    await upgrade_async(IDENTITY.migrations, url)
-    settings = service_settings(
-        IDENTITY.settings_type,
-        database_url=url,
-        nats_url=clean_nats,
-        IDENTITY_KEY_ACTIVATION_DELAY_S=0,
-        IDENTITY_KEY_CACHE_S=0,
-        **AUTH_TEST_ENV,
-    )
-    async with running(IDENTITY, settings) as service:
+    `IDENTITY_ADDR=identity_service.address` and `**FAST_AUTH_ENV` (from cityhub_sdk.testing)."""
+    async with start_service(IDENTITY, database_factory, clean_nats, **IDENTITY_TEST_ENV, **FAST_AUTH_ENV) as service:
         yield service
 
 
@@ -69,18 +57,15 @@ async def incidents_service(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[RunningService]:  # type: ignore[type-arg]
     """Incidents on a free port: categories and boundary from catalog_service, callers through identity."""
-    url = database_factory.new("incidents")
-    await upgrade_async(INCIDENTS.migrations, url)
-    settings = service_settings(
-        INCIDENTS.settings_type,
-        database_url=url,
-        nats_url=clean_nats,
+    async with start_service(
+        INCIDENTS,
+        database_factory,
+        clean_nats,
         CATALOG_ADDR=catalog_service.address,
         IDENTITY_ADDR=identity_service.address,
         PHOTO_STORAGE_URL=f"file://{tmp_path_factory.mktemp('photos')}",
-        **AUTH_TEST_ENV,
-    )
-    async with running(INCIDENTS, settings) as service:
+        **FAST_AUTH_ENV,
+    ) as service:
         yield service
 
 
@@ -93,17 +78,36 @@ async def notifications_service(
     """Notifications on a free port (contacts and places from identity_service; no SMTP)."""
     from cityhub_notifications.app import DEFINITION as NOTIFICATIONS
 
-    url = database_factory.new("notifications")
-    await upgrade_async(NOTIFICATIONS.migrations, url)
-    settings = service_settings(
-        NOTIFICATIONS.settings_type,
-        database_url=url,
-        nats_url=clean_nats,
+    async with start_service(
+        NOTIFICATIONS,
+        database_factory,
+        clean_nats,
         IDENTITY_ADDR=identity_service.address,
         DISPATCH_INTERVAL_S=0.1,
-        **AUTH_TEST_ENV,
-    )
-    async with running(NOTIFICATIONS, settings) as service:
+        **FAST_AUTH_ENV,
+    ) as service:
+        yield service
+
+
+@pytest.fixture
+async def waittimes_service(
+    database_factory: DatabaseFactory,
+    clean_nats: str,
+    catalog_service: RunningService,  # type: ignore[type-arg]
+    identity_service: RunningService,  # type: ignore[type-arg]
+) -> AsyncIterator[RunningService]:  # type: ignore[type-arg]
+    """Waittimes on a free port: centres and queues from catalog_service, callers through identity."""
+    from cityhub_waittimes.app import DEFINITION as WAITTIMES
+
+    async with start_service(
+        WAITTIMES,
+        database_factory,
+        clean_nats,
+        CATALOG_ADDR=catalog_service.address,
+        IDENTITY_ADDR=identity_service.address,
+        CHECKIN_SWEEP_INTERVAL_S=0.2,
+        **FAST_AUTH_ENV,
+    ) as service:
         yield service
 
 
@@ -111,9 +115,8 @@ def settings_for(**peers: str) -> GatewaySettings:
     """Gateway settings for services running in this test (peer addresses as `CATALOG_ADDR=...`)."""
     return GatewaySettings(  # type: ignore[call-arg]
         **peers,
-        INTERNAL_API_TOKEN=INTERNAL_TOKEN,
         JWKS_MIN_REFRESH_S=0,
-        AUTH_REVOCATION_TTL_S=0,
+        **FAST_AUTH_ENV,
         AUTH_RATE_LIMIT_PER_MINUTE=10_000,
         LOG_JSON=False,
     )
@@ -158,7 +161,7 @@ def sign_in(api: httpx.AsyncClient) -> SignIn:
     """`headers = await sign_in("ann@example.org")`: registers (idempotent) and signs in through the
     public API, returning `{"Authorization": "Bearer <access token>"}` for that resident."""
 
-    async def _sign_in(email: str, password: str = DEMO_PASSWORD, **profile: str) -> dict[str, str]:
+    async def _sign_in(email: str, password: str = TEST_PASSWORD, **profile: str) -> dict[str, str]:
         registered = await api.post("/v1/auth/register", json={"email": email, "password": password, **profile})
         assert registered.status_code == 202, registered.text
         response = await api.post("/v1/auth/token", json={"email": email, "password": password})
@@ -179,3 +182,21 @@ async def api(gateway_settings: GatewaySettings) -> AsyncIterator[httpx.AsyncCli
             yield client
     finally:
         await clients.close()
+
+
+@pytest.fixture
+async def http(gateway_settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway served by uvicorn on a free loopback port, on this test's event loop: its
+    lifespan runs (clients, live stream, wait-times projection) and Server-Sent Events stream."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(gateway_settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started, 15)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task

@@ -17,12 +17,11 @@ import httpx
 from cityhub.identity.v1 import identity_pb2, identity_pb2_grpc
 from cityhub_sdk.auth import internal_metadata
 from cityhub_sdk.tables import OutboxEvent
+from cityhub_sdk.testing import TEST_INTERNAL_TOKEN, TEST_PASSWORD, create_account
 from PIL import Image
 from sqlmodel import func, select
 
 CENTRE = (47.6062, -122.3321)
-INTERNAL_TOKEN = "test-internal-token"
-PASSWORD = "correct horse battery staple"
 
 
 def moved(north_m: float) -> tuple[float, float]:
@@ -53,12 +52,8 @@ async def staff_headers(
 ) -> dict[str, str]:
     email = f"staff-{uuid.uuid4().hex[:8]}@lakeview.example"
     async with grpc.aio.insecure_channel(identity_service.address) as channel:
-        stub = identity_pb2_grpc.IdentityServiceStub(channel)
-        await stub.CreateAccount(
-            identity_pb2.CreateAccountRequest(email=email, password=PASSWORD, role=role, department=department),
-            metadata=internal_metadata(INTERNAL_TOKEN),
-        )
-    token = (await api.post("/v1/auth/token", json={"email": email, "password": PASSWORD})).json()["access_token"]
+        await create_account(identity_pb2_grpc.IdentityServiceStub(channel), email, role, department=department)
+    token = (await api.post("/v1/auth/token", json={"email": email, "password": TEST_PASSWORD})).json()["access_token"]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -66,7 +61,7 @@ async def api_key(identity_service: Any, department: str) -> str:
     async with grpc.aio.insecure_channel(identity_service.address) as channel:
         response = await identity_pb2_grpc.IdentityServiceStub(channel).CreateApiKey(
             identity_pb2.CreateApiKeyRequest(department=department, label="open311 tests"),
-            metadata=internal_metadata(INTERNAL_TOKEN),
+            metadata=internal_metadata(TEST_INTERNAL_TOKEN),
         )
     return response.key
 

@@ -13,14 +13,12 @@ import grpc
 import httpx
 from cityhub.identity.v1 import identity_pb2, identity_pb2_grpc
 from cityhub_incidents.models import Alert, Report
-from cityhub_sdk.auth import internal_metadata
 from cityhub_sdk.tables import OutboxEvent
+from cityhub_sdk.testing import TEST_PASSWORD, create_account
 from PIL import Image
 from sqlmodel import func, select
 
 CENTRE = (47.6062, -122.3321)
-INTERNAL_TOKEN = "test-internal-token"  # as in test_incidents_api.py
-PASSWORD = "correct horse battery staple"
 
 
 async def count(service: Any, table: Any, subject: str = "") -> int:
@@ -84,13 +82,10 @@ async def test_streetlight_report_and_staff_alert_retries(
 ) -> None:
     email = f"staff-{uuid.uuid4().hex[:8]}@lakeview.example"
     async with grpc.aio.insecure_channel(identity_service.address) as channel:
-        await identity_pb2_grpc.IdentityServiceStub(channel).CreateAccount(
-            identity_pb2.CreateAccountRequest(
-                email=email, password=PASSWORD, role=identity_pb2.ROLE_STAFF, department="roads"
-            ),
-            metadata=internal_metadata(INTERNAL_TOKEN),
+        await create_account(
+            identity_pb2_grpc.IdentityServiceStub(channel), email, identity_pb2.ROLE_STAFF, department="roads"
         )
-    token = (await api.post("/v1/auth/token", json={"email": email, "password": PASSWORD})).json()["access_token"]
+    token = (await api.post("/v1/auth/token", json={"email": email, "password": TEST_PASSWORD})).json()["access_token"]
     staff = {"Authorization": f"Bearer {token}", "Idempotency-Key": "alert-retry-1"}
 
     body = {

@@ -12,12 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from cityhub_gateway.app import create_app
 from cityhub_gateway.config import GatewaySettings
-from cityhub_sdk.testing import eventually, free_port
-
-from .conftest import DEMO_PASSWORD
+from cityhub_sdk.testing import TEST_PASSWORD, eventually
 
 HOME = (47.6062, -122.3321)
 
@@ -37,27 +33,10 @@ def gateway_settings(full_gateway_settings: GatewaySettings) -> GatewaySettings:
     return full_gateway_settings
 
 
-@pytest.fixture
-async def http(gateway_settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
-    """The gateway served by uvicorn on a free loopback port, on this test's event loop."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(gateway_settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: server.started, 15)
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
-
-
 async def resident(http: httpx.AsyncClient, email: str, **profile: str) -> dict[str, str]:
-    registered = await http.post("/v1/auth/register", json={"email": email, "password": DEMO_PASSWORD, **profile})
+    registered = await http.post("/v1/auth/register", json={"email": email, "password": TEST_PASSWORD, **profile})
     assert registered.status_code == 202, registered.text
-    token = (await http.post("/v1/auth/token", json={"email": email, "password": DEMO_PASSWORD})).json()["access_token"]
+    token = (await http.post("/v1/auth/token", json={"email": email, "password": TEST_PASSWORD})).json()["access_token"]
     return {"Authorization": f"Bearer {token}"}
 
 

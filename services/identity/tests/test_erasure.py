@@ -14,11 +14,9 @@ from cityhub_identity.models import Account, ConsentRecord, Place, Pseudonym, Re
 from cityhub_sdk.app import RunningService
 from cityhub_sdk.auth import internal_metadata
 from cityhub_sdk.events import new_event
-from cityhub_sdk.testing import eventually
+from cityhub_sdk.testing import TEST_INTERNAL_TOKEN, TEST_PASSWORD, bearer, eventually, sign_in
 from google.protobuf.timestamp_pb2 import Timestamp
 from sqlmodel import select
-
-from .conftest import INTERNAL, PASSWORD, signed_in
 
 EMAIL = "erase.me@example.org"
 
@@ -48,7 +46,7 @@ async def _confirm(identity: RunningService[IdentitySettings], account_id: str, 
 async def test_delete_account_erases_and_tracks_confirmations(
     identity: RunningService[IdentitySettings], stub: identity_pb2_grpc.IdentityServiceStub
 ) -> None:
-    me = await signed_in(stub, EMAIL)
+    me = bearer(await sign_in(stub, EMAIL, register=True))
     await stub.UpdateProfile(
         identity_pb2.UpdateProfileRequest(
             display_name="Erin Erase", phone="+12065550199", update_fields=["display_name", "phone"]
@@ -65,7 +63,7 @@ async def test_delete_account_erases_and_tracks_confirmations(
         metadata=me,
     )
     account_id = (await stub.GetProfile(identity_pb2.GetProfileRequest(), metadata=me)).profile.account_id
-    internal = internal_metadata(INTERNAL)
+    internal = internal_metadata(TEST_INTERNAL_TOKEN)
     await stub.GetPseudonym(
         identity_pb2.GetPseudonymRequest(account_id=account_id, department="waste-services"), metadata=internal
     )
@@ -85,7 +83,7 @@ async def test_delete_account_erases_and_tracks_confirmations(
         await stub.GetProfile(identity_pb2.GetProfileRequest(), metadata=me)
     assert error.value.code() == grpc.StatusCode.UNAUTHENTICATED
     with pytest.raises(grpc.aio.AioRpcError):
-        await stub.CreateToken(identity_pb2.CreateTokenRequest(email=EMAIL, password=PASSWORD))
+        await stub.CreateToken(identity_pb2.CreateTokenRequest(email=EMAIL, password=TEST_PASSWORD))
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await stub.GetAccountContact(identity_pb2.GetAccountContactRequest(account_id=account_id), metadata=internal)
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
@@ -118,8 +116,8 @@ async def test_delete_account_erases_and_tracks_confirmations(
     assert final.complete
 
     # The address is free again for a new, unrelated account.
-    await stub.RegisterAccount(identity_pb2.RegisterAccountRequest(email=EMAIL, password=PASSWORD))
-    fresh = await stub.CreateToken(identity_pb2.CreateTokenRequest(email=EMAIL, password=PASSWORD))
+    await stub.RegisterAccount(identity_pb2.RegisterAccountRequest(email=EMAIL, password=TEST_PASSWORD))
+    fresh = await stub.CreateToken(identity_pb2.CreateTokenRequest(email=EMAIL, password=TEST_PASSWORD))
     assert fresh.tokens.access_token
 
 

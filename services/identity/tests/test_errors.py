@@ -8,8 +8,7 @@ import pytest
 from cityhub.identity.v1 import identity_pb2, identity_pb2_grpc
 from cityhub_identity.errors import GENERIC_CREDENTIALS
 from cityhub_sdk.auth import internal_metadata
-
-from .conftest import INTERNAL, PASSWORD, signed_in
+from cityhub_sdk.testing import TEST_INTERNAL_TOKEN, TEST_PASSWORD, bearer, sign_in
 
 Stub = identity_pb2_grpc.IdentityServiceStub
 
@@ -24,8 +23,8 @@ async def test_use_case_errors_keep_their_status_and_text(stub: Stub) -> None:
     import cityhub_identity.server as server
 
     assert not hasattr(server, "_call")
-    me = await signed_in(stub, "errors@example.org")
-    internal = internal_metadata(INTERNAL)
+    me = bearer(await sign_in(stub, "errors@example.org", register=True))
+    internal = internal_metadata(TEST_INTERNAL_TOKEN)
     assert await _status(stub.DeletePlace(identity_pb2.DeletePlaceRequest(place_id="nope"), metadata=me)) == (
         grpc.StatusCode.NOT_FOUND,
         "place not found",
@@ -36,7 +35,7 @@ async def test_use_case_errors_keep_their_status_and_text(stub: Stub) -> None:
     assert (code, text) == (grpc.StatusCode.INVALID_ARGUMENT, "cannot update role")
     code, _ = await _status(
         stub.CreateAccount(
-            identity_pb2.CreateAccountRequest(email="x@example.org", password=PASSWORD), metadata=internal
+            identity_pb2.CreateAccountRequest(email="x@example.org", password=TEST_PASSWORD), metadata=internal
         )
     )
     assert code == grpc.StatusCode.INVALID_ARGUMENT  # no role given
@@ -55,13 +54,13 @@ async def test_use_case_errors_keep_their_status_and_text(stub: Stub) -> None:
 
 
 async def test_every_sign_in_failure_has_one_text(stub: Stub) -> None:
-    await signed_in(stub, "known@example.org")
+    await sign_in(stub, "known@example.org", register=True)
     answers = {
         await _status(stub.CreateToken(identity_pb2.CreateTokenRequest(email=email, password=password)))
         for email, password in (
             ("known@example.org", "wrong password here"),
-            ("unknown@example.org", PASSWORD),
-            ("not an email", PASSWORD),
+            ("unknown@example.org", TEST_PASSWORD),
+            ("not an email", TEST_PASSWORD),
         )
     }
     answers.add(await _status(stub.RefreshToken(identity_pb2.RefreshTokenRequest(refresh_token="forged"))))

@@ -7,13 +7,12 @@ import grpc
 import pytest
 from cityhub.identity.v1 import identity_pb2, identity_pb2_grpc
 from cityhub_sdk.auth import internal_metadata
-
-from .conftest import INTERNAL, signed_in
+from cityhub_sdk.testing import TEST_INTERNAL_TOKEN, bearer, sign_in
 
 
 async def test_pseudonyms_and_consent_checks(stub: identity_pb2_grpc.IdentityServiceStub) -> None:
-    me = await signed_in(stub, "pseudo@example.org")
-    internal = internal_metadata(INTERNAL)
+    me = bearer(await sign_in(stub, "pseudo@example.org", register=True))
+    internal = internal_metadata(TEST_INTERNAL_TOKEN)
     account_id = (await stub.GetProfile(identity_pb2.GetProfileRequest(), metadata=me)).profile.account_id
 
     async def pseudonym(department: str) -> str:

@@ -10,13 +10,10 @@ import grpc
 import pytest
 from cityhub.identity.v1 import identity_pb2, identity_pb2_grpc
 from cityhub_identity.config import IdentitySettings
-from cityhub_sdk.app import RunningService, ServiceContext, ServiceDefinition, ServiceParts, running
+from cityhub_sdk.app import RunningService, ServiceContext, ServiceDefinition, ServiceParts
 from cityhub_sdk.auth import current_caller, internal_metadata
-from cityhub_sdk.migrations import upgrade_async
 from cityhub_sdk.settings import ServiceSettings
-from cityhub_sdk.testing import service_settings
-
-from .conftest import INTERNAL, signed_in
+from cityhub_sdk.testing import FAST_AUTH_ENV, TEST_INTERNAL_TOKEN, bearer, sign_in, start_service
 
 WHOAMI = "/cityhub.test.Whoami/Get"
 
@@ -35,24 +32,20 @@ async def _setup(context: ServiceContext[ServiceSettings]) -> ServiceParts:
 
 @pytest.fixture
 async def other_service(
-    identity: RunningService[IdentitySettings], database_factory: object, tmp_path: Path
+    identity: RunningService[IdentitySettings], tmp_path: Path
 ) -> AsyncIterator[RunningService[ServiceSettings]]:
     definition = ServiceDefinition(
         name="whoami", settings_type=ServiceSettings, migrations=Path(identity.definition.migrations), setup=_setup
     )
-    url = f"sqlite+aiosqlite:///{tmp_path / 'whoami.db'}"
-    await upgrade_async(definition.migrations, url)
-    settings = service_settings(
-        ServiceSettings,
-        database_url=url,
-        nats_url=identity.settings.nats_url,
+    async with start_service(
+        definition,
+        f"sqlite+aiosqlite:///{tmp_path / 'whoami.db'}",
+        identity.settings.nats_url,
         OTEL_SERVICE_NAME="whoami",
         IDENTITY_ADDR=identity.address,
-        INTERNAL_API_TOKEN=INTERNAL,
-        AUTH_REVOCATION_TTL_S=0,
         AUTH_API_KEY_TTL_S=0,
-    )
-    async with running(definition, settings) as service:
+        **FAST_AUTH_ENV,
+    ) as service:
         yield service
 
 
@@ -66,17 +59,20 @@ async def _whoami(address: str, metadata: tuple[tuple[str, str], ...]) -> str:
 async def test_other_services_know_the_caller(
     other_service: RunningService[ServiceSettings], stub: identity_pb2_grpc.IdentityServiceStub
 ) -> None:
-    me = await signed_in(stub, "wired@example.org")
+    me = bearer(await sign_in(stub, "wired@example.org", register=True))
     account_id = (await stub.GetProfile(identity_pb2.GetProfileRequest(), metadata=me)).profile.account_id
     assert await _whoami(other_service.address, me) == f"resident|{account_id}|"
     assert await _whoami(other_service.address, ()) == "anonymous||"
-    assert await _whoami(other_service.address, internal_metadata(INTERNAL)) == "service|internal|"
+    assert await _whoami(other_service.address, internal_metadata(TEST_INTERNAL_TOKEN)) == "service|internal|"
 
     key = await stub.CreateApiKey(
-        identity_pb2.CreateApiKeyRequest(department="parks", label="kiosk"), metadata=internal_metadata(INTERNAL)
+        identity_pb2.CreateApiKeyRequest(department="parks", label="kiosk"),
+        metadata=internal_metadata(TEST_INTERNAL_TOKEN),
     )
     assert await _whoami(other_service.address, (("x-api-key", key.key),)) == f"department|{key.key_id}|parks"
-    await stub.RevokeApiKey(identity_pb2.RevokeApiKeyRequest(key_id=key.key_id), metadata=internal_metadata(INTERNAL))
+    await stub.RevokeApiKey(
+        identity_pb2.RevokeApiKeyRequest(key_id=key.key_id), metadata=internal_metadata(TEST_INTERNAL_TOKEN)
+    )
 
     for bad in (
         (("x-api-key", key.key),),  # revoked

@@ -17,15 +17,14 @@ from cityhub.incidents.v1 import incidents_pb2, incidents_pb2_grpc
 from cityhub_incidents.app import DEFINITION as INCIDENTS
 from cityhub_incidents.models import Report
 from cityhub_incidents.photos import S3PhotoStorage, photo_storage_from_url
-from cityhub_sdk.app import running
-from cityhub_sdk.migrations import upgrade_async
 from cityhub_sdk.tables import OutboxEvent
-from cityhub_sdk.testing import free_port, service_settings
+from cityhub_sdk.testing import free_port, start_service
 from moto.server import ThreadedMotoServer
 from PIL import Image
 from sqlmodel import func, select
 
-INTERNAL_TOKEN = "incidents-tests-internal-token"  # as in conftest.py
+from .conftest import incidents_env
+
 CENTRE = (47.6062, -122.3321)
 BUCKET = "cityhub-photos"
 PREFIX = "reports"
@@ -88,19 +87,14 @@ async def s3_incidents(
     """Incidents whose photos go to S3: endpoint from S3_ENDPOINT_URL, credentials from AWS_* variables."""
     for name, value in AWS_ENV.items():
         monkeypatch.setenv(name, value)
-    url = database_factory.new("incidents")
-    await upgrade_async(INCIDENTS.migrations, url)
-    settings = service_settings(
-        INCIDENTS.settings_type,
-        database_url=url,
-        nats_url=nats_url,
-        CATALOG_ADDR=catalog.address,
-        IDENTITY_ADDR=identity.address,
-        INTERNAL_API_TOKEN=INTERNAL_TOKEN,
+    async with start_service(
+        INCIDENTS,
+        database_factory,
+        nats_url,
         PHOTO_STORAGE_URL=f"s3://{BUCKET}/{PREFIX}",
         S3_ENDPOINT_URL=s3_endpoint,
-    )
-    async with running(INCIDENTS, settings) as service:
+        **incidents_env(catalog, identity),
+    ) as service:
         yield service
 
 

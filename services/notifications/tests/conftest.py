@@ -18,17 +18,20 @@ from cityhub.identity.v1 import identity_pb2, identity_pb2_grpc
 from cityhub.notifications.v1 import notifications_pb2_grpc
 from cityhub_identity.app import DEFINITION as IDENTITY
 from cityhub_notifications.app import DEFINITION as NOTIFICATIONS
-from cityhub_sdk.app import RunningService, running
+from cityhub_sdk.app import RunningService
 from cityhub_sdk.bus import EventBus
 from cityhub_sdk.events import new_event
-from cityhub_sdk.migrations import upgrade_async
-from cityhub_sdk.testing import free_port, service_settings
+from cityhub_sdk.testing import (
+    FAST_AUTH_ENV,
+    IDENTITY_TEST_ENV,
+    Metadata,
+    bearer,
+    free_port,
+    sign_in,
+    start_service,
+)
 from cityhub_sdk.testing.plugin import DatabaseFactory
 from google.protobuf.message import Message
-
-INTERNAL_TOKEN = "test-internal-token"
-AUTH_TEST_ENV = {"INTERNAL_API_TOKEN": INTERNAL_TOKEN, "AUTH_REVOCATION_TTL_S": 0}
-PASSWORD = "correct horse battery staple"
 
 
 class MailSink:
@@ -57,17 +60,7 @@ def smtp_server() -> Any:
 
 @pytest.fixture
 async def identity_service(database_factory: DatabaseFactory, clean_nats: str) -> AsyncIterator[RunningService]:  # type: ignore[type-arg]
-    url = database_factory.new("identity")
-    await upgrade_async(IDENTITY.migrations, url)
-    settings = service_settings(
-        IDENTITY.settings_type,
-        database_url=url,
-        nats_url=clean_nats,
-        IDENTITY_KEY_ACTIVATION_DELAY_S=0,
-        IDENTITY_KEY_CACHE_S=0,
-        **AUTH_TEST_ENV,
-    )
-    async with running(IDENTITY, settings) as service:
+    async with start_service(IDENTITY, database_factory, clean_nats, **IDENTITY_TEST_ENV, **FAST_AUTH_ENV) as service:
         yield service
 
 
@@ -83,7 +76,7 @@ def notifications_env(identity_service: RunningService, smtp_server: Any) -> dic
         "SMTP_PORT": controller.port,
         "DISPATCH_INTERVAL_S": 0.1,
         "RETRY_BACKOFF_S": [0.2, 0.5],
-        **AUTH_TEST_ENV,
+        **FAST_AUTH_ENV,
     }
 
 
@@ -91,11 +84,7 @@ def notifications_env(identity_service: RunningService, smtp_server: Any) -> dic
 async def notifications_service(
     database_url: str, clean_nats: str, notifications_env: dict[str, Any]
 ) -> AsyncIterator[RunningService]:  # type: ignore[type-arg]
-    await upgrade_async(NOTIFICATIONS.migrations, database_url)
-    settings = service_settings(
-        NOTIFICATIONS.settings_type, database_url=database_url, nats_url=clean_nats, **notifications_env
-    )
-    async with running(NOTIFICATIONS, settings) as service:
+    async with start_service(NOTIFICATIONS, database_url, clean_nats, **notifications_env) as service:
         yield service
 
 
@@ -134,8 +123,8 @@ class Resident:
     places: dict[str, str] = field(default_factory=dict)
 
     @property
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self.token}"),)
+    def metadata(self) -> Metadata:
+        return bearer(self.token)
 
     async def save_place(self, label: str, lat: float, lon: float) -> str:
         response = await self.identity.CreatePlace(
@@ -160,14 +149,11 @@ async def residents(
     notifications = notifications_pb2_grpc.NotificationsServiceStub(notifications_channel)
 
     async def _make(email: str, language: str = "en") -> Resident:
-        await identity.RegisterAccount(
-            identity_pb2.RegisterAccountRequest(
-                email=email, password=PASSWORD, display_name=email.split("@")[0], preferred_language=language
-            )
+        token = await sign_in(
+            identity, email, register=True, display_name=email.split("@")[0], preferred_language=language
         )
-        tokens = (await identity.CreateToken(identity_pb2.CreateTokenRequest(email=email, password=PASSWORD))).tokens
-        claims = jwt.decode(tokens.access_token, options={"verify_signature": False})
-        return Resident(str(claims["sub"]), tokens.access_token, identity, notifications)
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return Resident(str(claims["sub"]), token, identity, notifications)
 
     try:
         yield _make

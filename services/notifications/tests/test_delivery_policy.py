@@ -18,10 +18,9 @@ from cityhub_notifications.app import DEFINITION as NOTIFICATIONS
 from cityhub_notifications.app import make_setup
 from cityhub_notifications.dispatcher import HELD_QUIET_HOURS, HELD_RATE_LIMIT
 from cityhub_sdk import subjects
-from cityhub_sdk.app import RunningService, running
-from cityhub_sdk.migrations import upgrade_async
+from cityhub_sdk.app import RunningService
 from cityhub_sdk.tables import utcnow
-from cityhub_sdk.testing import eventually, service_settings
+from cityhub_sdk.testing import eventually, start_service
 from sqlalchemy import text
 
 from .conftest import Publish, Resident, ResidentFactory
@@ -58,12 +57,8 @@ def clock() -> Clock:
 async def notifications_service(  # overrides conftest: the same service with the test's clock
     database_url: str, clean_nats: str, notifications_env: dict[str, Any], clock: Clock
 ) -> AsyncIterator[RunningService]:  # type: ignore[type-arg]
-    await upgrade_async(NOTIFICATIONS.migrations, database_url)
-    settings = service_settings(
-        NOTIFICATIONS.settings_type, database_url=database_url, nats_url=clean_nats, **notifications_env
-    )
     definition = dataclasses.replace(NOTIFICATIONS, setup=make_setup(clock))
-    async with running(definition, settings) as service:
+    async with start_service(definition, database_url, clean_nats, **notifications_env) as service:
         yield service
 
 

@@ -12,14 +12,13 @@ from cityhub.identity.v1 import identity_pb2
 from cityhub.notifications.v1 import notifications_pb2 as pb
 from cityhub_sdk import subjects
 from cityhub_sdk.app import RunningService
-from cityhub_sdk.auth import internal_metadata
 from cityhub_sdk.telemetry import configure_telemetry
-from cityhub_sdk.testing import eventually
+from cityhub_sdk.testing import bearer, create_account, eventually, sign_in
 from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from .conftest import INTERNAL_TOKEN, PASSWORD, Publish, ResidentFactory
+from .conftest import Publish, ResidentFactory
 from .test_inbox import HOME, north_of, report_created, subscribe_home
 
 
@@ -84,12 +83,8 @@ async def test_delivery_stats_for_operators_only(
         await ann.notifications.GetDeliveryStats(pb.GetDeliveryStatsRequest(), metadata=ann.metadata)
     assert error.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
-    await ann.identity.CreateAccount(
-        identity_pb2.CreateAccountRequest(email="ops@example.org", password=PASSWORD, role=identity_pb2.ROLE_OPERATOR),
-        metadata=internal_metadata(INTERNAL_TOKEN),
-    )
-    tokens = await ann.identity.CreateToken(identity_pb2.CreateTokenRequest(email="ops@example.org", password=PASSWORD))
-    operator = (("authorization", f"Bearer {tokens.tokens.access_token}"),)
+    await create_account(ann.identity, "ops@example.org", identity_pb2.ROLE_OPERATOR)
+    operator = bearer(await sign_in(ann.identity, "ops@example.org"))
 
     async def stats() -> pb.GetDeliveryStatsResponse:
         return await ann.notifications.GetDeliveryStats(pb.GetDeliveryStatsRequest(), metadata=operator)

@@ -135,3 +135,26 @@ async def _until(condition: object, attempts: int = 200) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not reached")
+
+
+async def test_a_wake_during_a_round_starts_the_next_round_at_once() -> None:
+    """A commit that lands while a round runs is not lost until the next poll."""
+    rounds: list[int] = []
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def job() -> None:
+        rounds.append(len(rounds))
+        if len(rounds) == 1:
+            started.set()
+            await release.wait()
+
+    task = PeriodicTask(job, name="test-lost-wake", interval_s=3600)
+    await task.start()
+    try:
+        await asyncio.wait_for(started.wait(), 5)
+        task.wake()  # arrives while the first round is still running
+        release.set()
+        await _until(lambda: len(rounds) >= 2)  # without the fix this waits for the hour-long poll
+    finally:
+        await task.stop()

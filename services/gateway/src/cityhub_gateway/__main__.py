@@ -6,6 +6,7 @@ import uvicorn
 from cityhub_sdk.logging import configure_logging
 from cityhub_sdk.telemetry import configure_telemetry
 
+from cityhub_gateway.admin import start_admin
 from cityhub_gateway.app import create_app
 from cityhub_gateway.config import GatewaySettings
 
@@ -14,14 +15,22 @@ def main() -> None:
     settings = GatewaySettings()  # type: ignore[call-arg]  # filled from the environment
     configure_logging(settings.service_name, settings.log_level, json=settings.log_json)
     configure_telemetry(settings.service_name)
+    admin = start_admin(settings.service_name)
+    app = create_app(settings)
+    # Litestar's default logging set-up replaces the root handler: ours again, so every line
+    # (the access log included) is the platform's JSON with trace ids.
+    configure_logging(settings.service_name, settings.log_level, json=settings.log_json)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
-        access_log=False,
+        access_log=False,  # cityhub_gateway.access_log writes one line per request, without query strings
         timeout_graceful_shutdown=10,
+        proxy_headers=False,  # X-Forwarded-For is read by cityhub_gateway.client_address, from TRUSTED_PROXIES only
     )
+    if admin is not None:
+        admin.close()
 
 
 if __name__ == "__main__":

@@ -10,19 +10,21 @@ from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from cityhub_gateway.access_log import install as install_access_log
 from cityhub_gateway.api_docs import ApiReferencePlugin
 from cityhub_gateway.auth import Authenticator, provide_caller
 from cityhub_gateway.body_guard import BodyGuard
 from cityhub_gateway.clients import ServiceClients
 from cityhub_gateway.config import GatewaySettings
 from cityhub_gateway.errors import problem_details_plugin
-from cityhub_gateway.identity import auth_rate_limit
 from cityhub_gateway.openapi import complete_openapi, openapi_config
 from cityhub_gateway.policy import policy_guard
 from cityhub_gateway.routes import ROUTE_HANDLERS
+from cityhub_gateway.security_headers import security_headers
 from cityhub_gateway.stream import StreamHub
 from cityhub_gateway.trace_header import trace_id_header
 from cityhub_gateway.tracing import tracing_plugin
+from cityhub_gateway.waittimes import WaitTimesProjection
 
 
 def _provide_clients(state: State) -> ServiceClients:
@@ -50,27 +52,57 @@ async def _stream_hub(app: Litestar, settings: GatewaySettings) -> AsyncIterator
         await hub.close()
 
 
+@asynccontextmanager
+async def _service_clients(
+    app: Litestar, settings: GatewaySettings, given: ServiceClients | None
+) -> AsyncIterator[ServiceClients]:
+    """The gRPC clients: the ones a test passed in (it closes them), else connected here."""
+    if given is not None:
+        yield given
+        return
+    app.state.clients = connected = ServiceClients.connect(settings)
+    try:
+        yield connected
+    finally:
+        await connected.close()
+
+
+@asynccontextmanager
+async def _waittimes_projection(
+    app: Litestar, settings: GatewaySettings, clients: ServiceClients
+) -> AsyncIterator[None]:
+    """The live projection of every queue, when the gateway has waittimes (closed before the clients)."""
+    if clients.waittimes is None:
+        yield
+        return
+    projection = WaitTimesProjection(clients.waittimes, settings.nats_url)
+    try:  # a start that fails half-way is closed too
+        await projection.start()
+        app.state.waittimes_projection = projection
+        yield
+    finally:
+        app.state.waittimes_projection = None
+        await projection.close()
+
+
 def create_app(settings: GatewaySettings, clients: ServiceClients | None = None) -> Litestar:
     """Build the gateway; tests pass their own `clients` pointed at services on free ports."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        async with _stream_hub(app, settings):
-            if clients is not None:
-                yield
-                return
-            app.state.clients = ServiceClients.connect(settings)
-            try:
-                yield
-            finally:
-                await app.state.clients.close()
+        async with (
+            _stream_hub(app, settings),
+            _service_clients(app, settings, clients) as connected,
+            _waittimes_projection(app, settings, connected),
+        ):
+            yield
 
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         lifespan=[lifespan],
         state=State({"settings": settings, "clients": clients}),
         guards=[policy_guard],
-        middleware=[trace_id_header, auth_rate_limit(settings).middleware, BodyGuard(settings.max_body_bytes)],
+        middleware=[trace_id_header, security_headers, BodyGuard(settings.max_body_bytes)],
         dependencies={
             "clients": Provide(_provide_clients, sync_to_thread=False),
             "settings": Provide(_provide_settings, sync_to_thread=False),
@@ -82,6 +114,7 @@ def create_app(settings: GatewaySettings, clients: ServiceClients | None = None)
         openapi_config=openapi_config(render_plugins=[ApiReferencePlugin()]),
     )
     complete_openapi(app)
+    install_access_log(app)  # around everything: one line and one measurement per request
     # Verifies credentials for the policy guard; reads the clients the lifespan (or a test) provides.
     app.state.authenticator = Authenticator(lambda: app.state.clients.identity, settings)
     return app

@@ -1,5 +1,6 @@
 """Who is calling the gateway: access tokens verified locally (JWKS from identity, cached),
-department API keys verified through identity (cached), revoked sessions polled from identity.
+department API keys verified through identity (cached), revoked sessions polled from identity (while identity is unreachable, the last list known is used
+for at most AUTH_REVOCATION_MAX_STALE_S; then signed-in routes answer 503).
 
 Every refused credential gives the same 401 body; the reason is never shown.
 """
@@ -18,6 +19,7 @@ from cityhub_sdk.auth import (
     ROLE_DEPARTMENT,
     CachedApiKeys,
     Caller,
+    CredentialsUnavailable,
     InvalidToken,
     TokenVerifier,
     internal_metadata,
@@ -45,6 +47,7 @@ class Authenticator:
             min_refresh_gap_s=settings.jwks_min_refresh_s,
             revoked=self._revoked,
             revocation_ttl_s=settings.revocation_ttl_s,
+            revocation_max_stale_s=settings.revocation_max_stale_s,
         )
         self.api_keys = CachedApiKeys(self._verify_api_key, ttl_s=settings.api_key_ttl_s)
 
@@ -88,7 +91,7 @@ class Authenticator:
                 return caller
         except InvalidToken as exc:
             raise unauthorized() from exc
-        except grpc.aio.AioRpcError as exc:
+        except (grpc.aio.AioRpcError, CredentialsUnavailable) as exc:
             raise ApiError("service-unavailable", "credentials cannot be checked right now") from exc
         return ANONYMOUS
 

@@ -24,7 +24,6 @@ from cityhub_gateway.catalog_schemas import (
     CityOut,
     DepartmentsOut,
     Language,
-    ServiceCenterOut,
     ServiceCentersOut,
     ServiceOut,
     ServicesOut,
@@ -43,6 +42,13 @@ from cityhub_gateway.params import (
     OptionalLongitude,
     PageSize,
     PageToken,
+)
+from cityhub_gateway.waittimes import center_waits, live_cache
+from cityhub_gateway.waittimes_schemas import (
+    ServiceCentersWithWaitOut,
+    ServiceCenterWithWaitOut,
+    centers_with_wait,
+    with_wait,
 )
 
 CACHE_CONTROL = "public, max-age=300"
@@ -226,7 +232,7 @@ class ServiceCenterController(Controller):
         accept_language: AcceptLanguage = None,
         page_size: PageSize = None,
         page_token: PageToken = None,
-    ) -> Response[ServiceCentersOut]:
+    ) -> Response[ServiceCentersWithWaitOut]:
         if (lat is None) != (lon is None) or (radius_m is not None and lat is None):
             raise invalid("lat", "lat, lon and radius_m must be given together")
         near = lat is not None and lon is not None
@@ -250,7 +256,8 @@ class ServiceCenterController(Controller):
             total=response.total_size,
             next_page_token=response.next_page_token or None,
         )
-        return cacheable(request, out)
+        waits = await center_waits(request.app.state, clients, [c.id for c in out.items])
+        return live_cache(cacheable(request, centers_with_wait(out, waits)), bool(waits))
 
     @get(
         "/{center_id:str}",
@@ -265,12 +272,14 @@ class ServiceCenterController(Controller):
         center_id: ObjectId,
         lang: LangQuery = None,
         accept_language: AcceptLanguage = None,
-    ) -> Response[ServiceCenterOut]:
+    ) -> Response[ServiceCenterWithWaitOut]:
         language = _language(lang, accept_language)
         response = await clients.catalog.GetServiceCenter(
             catalog_pb2.GetServiceCenterRequest(lang=language, id=center_id)
         )
-        return cacheable(request, center_out(response.center, near=False))
+        waits = await center_waits(request.app.state, clients, [response.center.id])
+        center = with_wait(center_out(response.center, near=False), waits.get(response.center.id))
+        return live_cache(cacheable(request, center), bool(waits))
 
 
 class CityController(Controller):

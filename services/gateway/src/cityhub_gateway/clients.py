@@ -9,6 +9,7 @@ from cityhub.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from cityhub.identity.v1 import identity_pb2, identity_pb2_grpc
 from cityhub.incidents.v1 import incidents_pb2, incidents_pb2_grpc
 from cityhub.notifications.v1 import notifications_pb2, notifications_pb2_grpc
+from cityhub.waittimes.v1 import waittimes_pb2, waittimes_pb2_grpc
 from cityhub_sdk.grpc_client import create_channel
 from grpc_health.v1 import health_pb2_grpc
 
@@ -25,6 +26,7 @@ class ServiceClients:
     incidents: incidents_pb2_grpc.IncidentsServiceStub
     health: dict[str, health_pb2_grpc.HealthStub] = field(default_factory=dict)
     notifications: notifications_pb2_grpc.NotificationsServiceStub | None = None
+    waittimes: waittimes_pb2_grpc.WaitTimesServiceStub | None = None
 
     @classmethod
     def connect(cls, settings: GatewaySettings) -> ServiceClients:
@@ -33,6 +35,7 @@ class ServiceClients:
             "identity": [identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]],
             "incidents": [incidents_pb2.DESCRIPTOR.services_by_name["IncidentsService"]],
             "notifications": [notifications_pb2.DESCRIPTOR.services_by_name["NotificationsService"]],
+            "waittimes": [waittimes_pb2.DESCRIPTOR.services_by_name["WaitTimesService"]],
         }
         channels = {
             name: create_channel(address, services=descriptors.get(name, ()), default_timeout_s=settings.grpc_timeout_s)
@@ -48,6 +51,9 @@ class ServiceClients:
                 notifications_pb2_grpc.NotificationsServiceStub(channels["notifications"])
                 if "notifications" in channels
                 else None
+            ),
+            waittimes=(
+                waittimes_pb2_grpc.WaitTimesServiceStub(channels["waittimes"]) if "waittimes" in channels else None
             ),
         )
 

@@ -119,7 +119,15 @@ def _from_grpc(exc: grpc.aio.AioRpcError) -> ApiError:
     detail = (exc.details() or "") if kind in CLIENT_SAFE else ""
     if KINDS[kind].status >= 500:
         log.warning("gateway.upstream_error", code=exc.code().name)
-    return ApiError(kind, detail[:500])
+    return ApiError(kind, detail[:500], headers=_retry_after(exc) if kind == "too-many-requests" else None)
+
+
+def _retry_after(exc: grpc.aio.AioRpcError) -> dict[str, str] | None:
+    """A service's quota says when it resets (`retry-after` trailing metadata); else the default applies."""
+    for key, value in exc.trailing_metadata() or ():
+        if key == "retry-after" and isinstance(value, str) and value.isdigit():
+            return {"Retry-After": value}
+    return None
 
 
 def _from_validation(exc: ValidationException) -> ApiError:

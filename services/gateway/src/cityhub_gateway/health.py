@@ -1,4 +1,11 @@
-"""GET /health: the gateway is healthy when every backend service reports SERVING."""
+"""Health: a status page for people, and the two probes for the orchestrator.
+
+- `GET /health` reports each backend's readiness; 200 when all serve, 503 (same body) otherwise.
+  It is a status page and must not be a probe: one backend down would take every replica out.
+- `GET /health/live` (livenessProbe): 200 whenever the gateway answers at all.
+- `GET /health/ready` (readinessProbe): 200 once the gateway has its clients, whatever the
+  backends do: a backend that is down degrades only its own routes (they answer 503).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ import grpc
 import msgspec
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from litestar import Controller, Response, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 
@@ -35,6 +43,10 @@ async def _check(stub: health_pb2_grpc.HealthStub) -> str:
         )
 
 
+class ProbeOut(msgspec.Struct):
+    status: Literal["ok", "unavailable"]
+
+
 class HealthController(Controller):
     path = "/health"
     tags = ["health"]
@@ -55,3 +67,23 @@ class HealthController(Controller):
             HealthOut(status="ok" if healthy else "degraded", services=services),
             status_code=200 if healthy else 503,
         )
+
+    @get(
+        "/live",
+        operation_id="getLiveness",
+        summary="Liveness: the gateway process serves",
+        cache=False,
+    )
+    async def live(self) -> ProbeOut:
+        return ProbeOut(status="ok")
+
+    @get(
+        "/ready",
+        operation_id="getReadiness",
+        summary="Readiness: the gateway can take traffic (a backend being down does not change it)",
+        cache=False,
+        responses={503: ResponseSpec(ProbeOut, description="Still starting or stopping", generate_examples=False)},
+    )
+    async def ready(self, state: State) -> Response[ProbeOut]:
+        ready = getattr(state, "clients", None) is not None
+        return Response(ProbeOut(status="ok" if ready else "unavailable"), status_code=200 if ready else 503)

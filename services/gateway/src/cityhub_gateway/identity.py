@@ -11,15 +11,14 @@ import msgspec
 from cityhub.identity.v1 import identity_pb2
 from cityhub_sdk.auth import Caller
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from litestar.types import ControllerRouterHandler
 
 from cityhub_gateway.auth import Authenticator
 from cityhub_gateway.clients import ServiceClients
-from cityhub_gateway.config import GatewaySettings
 from cityhub_gateway.identity_schemas import (
     AcceptedOut,
     ConsentIn,
@@ -44,29 +43,15 @@ from cityhub_gateway.identity_schemas import (
     profile_out,
     tokens_out,
 )
+from cityhub_gateway.openapi import problems
 from cityhub_gateway.params import ObjectId
+from cityhub_gateway.quotas import auth_quotas
 
 # Services whose `ExportAccountData` RPC contributes to GET /v1/me/export, when the stub exists.
 EXPORTING_SERVICES = ("identity", "incidents", "notifications")
 JWK_SET = "application/jwk-set+json"
-
-
-def _client_address(request: Request[Any, Any, Any]) -> str:
-    return f"auth::{request.client.host if request.client else 'unknown'}"
-
-
-def _is_auth_route(request: Request[Any, Any, Any]) -> bool:
-    return request.url.path.startswith("/v1/auth/")
-
-
-def auth_rate_limit(settings: GatewaySettings) -> RateLimitConfig:
-    """Per client address on /v1/auth/*; kept in memory, so each gateway replica counts alone."""
-    return RateLimitConfig(
-        rate_limit=("minute", settings.auth_rate_limit_per_minute),
-        identifier_for_request=_client_address,
-        check_throttle_handler=_is_auth_route,
-        store="auth_rate_limit",
-    )
+# Tokens must never be kept by a browser or proxy cache.
+NO_STORE = CacheControlHeader(no_store=True)
 
 
 async def _export_of(clients: ServiceClients, name: str, caller: Caller) -> str | None:
@@ -89,9 +74,17 @@ class AuthController(Controller):
     path = "/v1/auth"
     tags = ["identity"]
 
-    @post("/register", operation_id="register", status_code=HTTP_202_ACCEPTED, summary="Create a resident account")
-    async def register(self, data: JSONBody[RegisterIn], clients: NamedDependency[ServiceClients]) -> AcceptedOut:
+    @post(
+        "/register",
+        operation_id="register",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Create a resident account",
+    )
+    async def register(
+        self, data: JSONBody[RegisterIn], clients: NamedDependency[ServiceClients], request: Request[Any, Any, Any]
+    ) -> AcceptedOut:
         """The same answer whether or not the address already has an account."""
+        auth_quotas(request).check("register", request, data.email)
         await clients.identity.RegisterAccount(
             identity_pb2.RegisterAccountRequest(
                 email=data.email,
@@ -103,22 +96,51 @@ class AuthController(Controller):
         )
         return AcceptedOut()
 
-    @post("/token", operation_id="signIn", status_code=200, summary="Sign in with email and password")
-    async def token(self, data: JSONBody[TokenIn], clients: NamedDependency[ServiceClients]) -> TokenOut:
+    @post(
+        "/token",
+        operation_id="signIn",
+        status_code=200,
+        summary="Sign in with email and password",
+        cache_control=NO_STORE,
+        responses=problems(401),  # wrong credentials, or a refresh token that is spent or revoked
+    )
+    async def token(
+        self, data: JSONBody[TokenIn], clients: NamedDependency[ServiceClients], request: Request[Any, Any, Any]
+    ) -> TokenOut:
+        auth_quotas(request).check("sign-in", request, data.email)
         response = await clients.identity.CreateToken(
             identity_pb2.CreateTokenRequest(email=data.email, password=data.password)
         )
         return tokens_out(response.tokens)
 
-    @post("/refresh", operation_id="refreshToken", status_code=200, summary="Exchange a refresh token (it rotates)")
-    async def refresh(self, data: JSONBody[RefreshIn], clients: NamedDependency[ServiceClients]) -> TokenOut:
+    @post(
+        "/refresh",
+        operation_id="refreshToken",
+        status_code=200,
+        summary="Exchange a refresh token (it rotates)",
+        cache_control=NO_STORE,
+        responses=problems(401),  # wrong credentials, or a refresh token that is spent or revoked
+    )
+    async def refresh(
+        self, data: JSONBody[RefreshIn], clients: NamedDependency[ServiceClients], request: Request[Any, Any, Any]
+    ) -> TokenOut:
+        auth_quotas(request).check_refresh(data.refresh_token)
         response = await clients.identity.RefreshToken(
             identity_pb2.RefreshTokenRequest(refresh_token=data.refresh_token)
         )
         return tokens_out(response.tokens)
 
-    @post("/logout", operation_id="signOut", status_code=HTTP_204_NO_CONTENT, summary="Sign out: revoke the session")
-    async def logout(self, data: JSONBody[RefreshIn], clients: NamedDependency[ServiceClients]) -> None:
+    @post(
+        "/logout",
+        operation_id="signOut",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Sign out: revoke the session",
+        responses=problems(401),  # wrong credentials, or a refresh token that is spent or revoked
+    )
+    async def logout(
+        self, data: JSONBody[RefreshIn], clients: NamedDependency[ServiceClients], request: Request[Any, Any, Any]
+    ) -> None:
+        auth_quotas(request).check_refresh(data.refresh_token)
         await clients.identity.RevokeToken(identity_pb2.RevokeTokenRequest(refresh_token=data.refresh_token))
 
 

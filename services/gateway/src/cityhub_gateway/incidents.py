@@ -22,6 +22,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Body, QueryParameter
 from litestar.types import ControllerRouterHandler
 
+from cityhub_gateway.client_address import CLIENT_ADDRESS_KEY, client_address
 from cityhub_gateway.clients import ServiceClients
 from cityhub_gateway.errors import PROBLEM_JSON, ApiError, FieldError, invalid
 from cityhub_gateway.incidents_schemas import (
@@ -122,6 +123,7 @@ class IncidentController(Controller):
         data: Annotated[IncidentForm, Body(media_type=RequestEncodingType.MULTI_PART)],
         clients: NamedDependency[ServiceClients],
         caller: NamedDependency[Caller],
+        request: Request[Any, Any, Any],
         force: Force = False,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[ReportOut]:
@@ -140,7 +142,9 @@ class IncidentController(Controller):
             force=force or data.force,
             idempotency_key=idempotency_key or "",
         )
-        response = await clients.incidents.CreateReport(message, metadata=caller.metadata(), timeout=15)
+        # The client address lets incidents count anonymous reports against its per-address quota.
+        metadata = (*caller.metadata(), (CLIENT_ADDRESS_KEY, client_address(request)))
+        response = await clients.incidents.CreateReport(message, metadata=metadata, timeout=15)
         if not response.created:
             existing = report_out(response.duplicate_of)
             raise ApiError(

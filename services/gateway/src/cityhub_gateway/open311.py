@@ -120,7 +120,7 @@ async def _discovery(request: Request[Any, Any, Any], clients: ServiceClients) -
         endpoints=[
             Open311EndpointOut(
                 specification=SPECIFICATION,
-                url=str(request.base_url).rstrip("/") + "/open311/v2",
+                url=request.app.state.settings.public_url() + "/open311/v2",  # never the Host header
                 changeset=CHANGESET,
                 type="production",
                 formats=["text/xml", "application/json"],

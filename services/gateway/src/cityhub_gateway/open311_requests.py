@@ -134,7 +134,7 @@ async def rendered_requests(
     fmt: Format, request: Request[Any, Any, Any], clients: ServiceClients, reports: list[incidents_pb2.Report]
 ) -> Response[bytes]:
     names, zone = await service_names(clients), await city_zone(clients)
-    base = str(request.base_url).rstrip("/")
+    base = request.app.state.settings.public_url()  # PUBLIC_BASE_URL, never the Host header
     items = [msgspec.to_builtins(request_item(r, names, zone, base)) for r in reports]
     return render(fmt, items, root="service_requests", item="request")
 

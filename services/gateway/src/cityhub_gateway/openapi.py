@@ -135,6 +135,10 @@ def _error_statuses(method: str, path: str, operation: Operation, roles: frozens
         statuses.add(409)
     if PUBLIC not in roles:
         statuses |= {401, 403}
+    if any(getattr(p, "name", "") == "jurisdiction_id" for p in operation.parameters or ()):
+        statuses.add(404)  # Open311: a jurisdiction this endpoint does not serve
+    if path.startswith("/open311/") and method == "post":
+        statuses |= {401, 403}  # Open311: a missing, unknown or other department's api_key
     return statuses
 
 

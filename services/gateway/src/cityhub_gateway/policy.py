@@ -22,6 +22,8 @@ PEOPLE = frozenset({"resident", "staff", "operator"})
 # "METHOD /path/{param}" (Litestar's path format, without param types) -> allowed roles.
 POLICY: dict[str, frozenset[str]] = {
     "GET /health": frozenset({PUBLIC}),
+    "GET /health/live": frozenset({PUBLIC}),
+    "GET /health/ready": frozenset({PUBLIC}),
     "GET /.well-known/jwks.json": frozenset({PUBLIC}),
     # catalog
     "GET /v1/departments": frozenset({PUBLIC}),
@@ -98,6 +100,21 @@ POLICY.update(
         "PUT /v1/me/notification-preferences": PEOPLE,
         "GET /v1/push/config": frozenset({PUBLIC}),
         "GET /v1/stream": frozenset({PUBLIC}),
+    }
+)
+STAFF_OR_DEPARTMENT = frozenset({"staff", "operator", "department"})
+POLICY.update(
+    {
+        # waittimes (figures are public; kiosk feeds come from department systems or staff; the
+        # service checks that the queue is run by the caller's department)
+        "GET /v1/service-centers/{center_id}/wait-times": frozenset({PUBLIC}),
+        "GET /v1/service-centers/{center_id}/busy-hours": frozenset({PUBLIC}),
+        "POST /v1/service-centers/{center_id}/check-ins": PEOPLE,
+        "GET /v1/me/check-ins": PEOPLE,
+        "DELETE /v1/me/check-ins/{check_in_id}": PEOPLE,
+        "POST /v1/staff/service-centers/{center_id}/queue-events": STAFF_OR_DEPARTMENT,
+        "POST /v1/staff/service-centers/{center_id}/queue-history": STAFF_OR_DEPARTMENT,
+        "GET /v1/open-data/queues": frozenset({PUBLIC}),
     }
 )
 # Routes that carry no data: the OpenAPI documents, the problem-type pages and CORS pre-flight.

@@ -14,6 +14,7 @@ from cityhub_gateway.open311_requests import OPEN311_REQUESTS_ROUTES
 from cityhub_gateway.problem_pages import PROBLEM_PAGE_ROUTES
 from cityhub_gateway.staff import STAFF_ROUTES
 from cityhub_gateway.stream import STREAM_ROUTES
+from cityhub_gateway.waittimes import WAITTIMES_ROUTES
 
 ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     HealthController,
@@ -25,5 +26,6 @@ ROUTE_HANDLERS: list[ControllerRouterHandler] = [
     *STREAM_ROUTES,
     *STAFF_ROUTES,
     *OPEN311_REQUESTS_ROUTES,
+    *WAITTIMES_ROUTES,
     *PROBLEM_PAGE_ROUTES,
 ]

@@ -36,11 +36,14 @@ from cityhub_gateway.auth import Authenticator, connection_caller, unauthorized
 from cityhub_gateway.errors import ApiError
 from cityhub_gateway.notifications_schemas import LiveNotification, notification_out
 from cityhub_gateway.openapi import problems
+from cityhub_gateway.quotas import too_many_requests
+from cityhub_gateway.waittimes import Unwatch, WatchedCenters, centers_watch, wait_times_message
 
 log = get_logger(__name__)
 EVENT_STREAM = "text/event-stream"
 HEARTBEAT_S = 15.0
 QUEUE_SIZE = 100
+STREAM_RETRY_AFTER_S = 30  # a closed stream frees its slot at once; this is a polite guess
 
 
 class StreamHub:
@@ -100,10 +103,14 @@ async def _caller(request: Request[Any, Any, Any], access_token: str | None) -> 
 
 
 async def _events(
-    hub: StreamHub, stub: Any, caller: Caller, heartbeat_s: float
+    hub: StreamHub,
+    stub: Any,
+    caller: Caller,
+    heartbeat_s: float,
+    queue: asyncio.Queue[events_pb2.NotificationRef],
+    unwatch: Unwatch | None = None,
 ) -> AsyncIterator[ServerSentEventMessage]:
     assert caller.subject is not None
-    queue = hub.open(caller.subject)
     try:
         yield ServerSentEventMessage(event="ready", data=json.dumps({"streams": hub.open_streams(caller.subject)}))
         while True:
@@ -111,6 +118,9 @@ async def _events(
                 ref = await asyncio.wait_for(queue.get(), timeout=heartbeat_s)
             except TimeoutError:
                 yield ServerSentEventMessage(comment="heartbeat")
+                continue
+            if not isinstance(ref, events_pb2.NotificationRef):  # a watched centre's wait times changed
+                yield wait_times_message(ref)
                 continue
             payload = LiveNotification(
                 id=ref.notification_id, event_type=ref.event_type, urgent=ref.urgency == events_pb2.URGENCY_URGENT
@@ -127,6 +137,8 @@ async def _events(
                 event="notification", id=ref.notification_id, data=msgspec.json.encode(payload).decode()
             )
     finally:
+        if unwatch is not None:
+            unwatch()
         hub.close_stream(caller.subject, queue)
 
 
@@ -142,7 +154,9 @@ AccessToken = Annotated[
 STREAM_DESCRIPTION = (
     'Server-Sent Events: `ready` once (`{"streams": n}`), then one `notification` event per new '
     "notification, its `data` a LiveNotification JSON object (`id`, `event_type`, `urgent`, and when "
-    "readable `title`, `body`, `lang`, `data`, `created_at`); a comment every 15 s keeps it open."
+    "readable `title`, `body`, `lang`, `data`, `created_at`); a comment every 15 s keeps it open. "
+    "With `centers=a,b`, a `wait_times` event (a CenterWaitTimesOut with the changed queue) each time "
+    "the live figures of a watched centre change."
 )
 
 
@@ -169,15 +183,25 @@ STREAM_DESCRIPTION = (
         **problems(401),
     },
 )
-async def stream(request: Request[Any, Any, Any], access_token: AccessToken = None) -> ServerSentEvent:
+async def stream(
+    request: Request[Any, Any, Any], access_token: AccessToken = None, centers: WatchedCenters = None
+) -> ServerSentEvent:
     hub: StreamHub | None = getattr(request.app.state, "stream_hub", None)
     stub = getattr(request.app.state.clients, "notifications", None)
     if hub is None or stub is None:
         raise ApiError("service-unavailable", "live notifications are not available")
     caller = await _caller(request, access_token)
+    assert caller.subject is not None
+    # One resident, a few devices: more open streams than that is a leak or an attack (429).
+    if hub.open_streams(caller.subject) >= request.app.state.settings.max_streams_per_resident:
+        raise too_many_requests(STREAM_RETRY_AFTER_S, "too many live streams open for this account")
+    watch = await centers_watch(request, centers)  # before the slot is taken: it may refuse
+    queue = hub.open(caller.subject)  # reserved now, so concurrent requests cannot all pass the check
+    unwatch = watch(queue) if watch is not None else None
     heartbeat = float(getattr(request.app.state, "stream_heartbeat_s", HEARTBEAT_S))
     return ServerSentEvent(
-        _events(hub, stub, caller, heartbeat), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        _events(hub, stub, caller, heartbeat, queue, unwatch),
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 

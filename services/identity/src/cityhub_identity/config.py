@@ -11,6 +11,8 @@ from pydantic import Field
 class IdentitySettings(ServiceSettings):
     service_name: str = Field(default="identity", validation_alias="OTEL_SERVICE_NAME")
     grpc_port: int = Field(default=50051, validation_alias="GRPC_PORT")
+    # Identity verifies its callers itself (its own keys and API-key table), so no peer address is needed.
+    identity_addr: str | None = Field(default=None, validation_alias="IDENTITY_ADDR")
 
     access_token_ttl_s: int = Field(default=600, le=900, validation_alias="ACCESS_TOKEN_TTL_S")
     refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, validation_alias="REFRESH_TOKEN_TTL_S")
@@ -27,12 +29,18 @@ class IdentitySettings(ServiceSettings):
 
     signing_keys_dir: Path | None = Field(default=None, validation_alias="IDENTITY_SIGNING_KEYS_DIR")
     # Encrypts private signing keys at rest in the database when set (a Kubernetes secret).
-    key_encryption_secret: str | None = Field(default=None, validation_alias="IDENTITY_KEY_ENCRYPTION_SECRET")
+    key_encryption_secret: str | None = Field(
+        default=None,
+        validation_alias="IDENTITY_KEY_ENCRYPTION_SECRET",
+        json_schema_extra={"production": True, "secret": True},
+    )
     # A new key is published this long before it signs, so every verifier's JWKS cache has it.
     key_activation_delay_s: float = Field(default=15.0, validation_alias="IDENTITY_KEY_ACTIVATION_DELAY_S")
     key_cache_s: float = Field(default=5.0, validation_alias="IDENTITY_KEY_CACHE_S")
     # Secrets for pseudonyms and refresh-token derivation; generated and stored in the DB when unset.
-    pseudonym_secret: str | None = Field(default=None, validation_alias="IDENTITY_PSEUDONYM_SECRET")
+    pseudonym_secret: str | None = Field(
+        default=None, validation_alias="IDENTITY_PSEUDONYM_SECRET", json_schema_extra={"secret": True}
+    )
 
     erasure_confirming_services: list[str] = Field(
         default=["incidents", "notifications"], validation_alias="ERASURE_CONFIRMING_SERVICES"

@@ -7,6 +7,7 @@ import re
 from cityhub_sdk.errors import InvalidArgument
 from cityhub_sdk.geo import finite_in_range
 from cityhub_sdk.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
+from cityhub_sdk.text import control_character, normalise_email
 
 CONSENT_FIELDS = ("name", "email", "phone", "address")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -15,10 +16,18 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
 def email(value: str) -> str:
-    cleaned = value.strip().lower()
-    if len(cleaned) > 254 or not _EMAIL.match(cleaned):
+    """One spelling per address (NFKC, invisible characters removed, case-folded): lookalikes are one account."""
+    cleaned = normalise_email(value)
+    if len(cleaned) > 254 or not _EMAIL.match(cleaned) or control_character(cleaned) is not None:
         raise InvalidArgument("email is not a valid address")
     return cleaned
+
+
+def _no_control(name: str, value: str) -> str:
+    bad = control_character(value)
+    if bad is not None:
+        raise InvalidArgument(f"{name} contains a control character ({bad})")
+    return value
 
 
 def language(value: str) -> str:
@@ -32,7 +41,7 @@ def language(value: str) -> str:
 
 
 def display_name(value: str) -> str:
-    cleaned = " ".join(value.split())
+    cleaned = " ".join(_no_control("display_name", value).split())
     if len(cleaned) > 100:
         raise InvalidArgument("display_name must have at most 100 characters")
     return cleaned
@@ -58,7 +67,7 @@ def consent_field(value: str) -> str:
 
 
 def place_label(value: str) -> str:
-    cleaned = " ".join(value.split())
+    cleaned = " ".join(_no_control("label", value).split())
     if not cleaned or len(cleaned) > 40:
         raise InvalidArgument("label must have 1 to 40 characters")
     return cleaned

@@ -14,6 +14,7 @@ from cityhub_incidents.categories import CategoryDirectory
 from cityhub_incidents.config import IncidentsSettings
 from cityhub_incidents.consumers import ACCOUNT_DELETED, SERVICE_UPDATED, on_account_deleted, on_service_updated
 from cityhub_incidents.photos import photo_storage_from_url
+from cityhub_incidents.quota import ReportQuota
 from cityhub_incidents.seed import seed_demo
 from cityhub_incidents.server import IncidentsServicer
 from cityhub_incidents.service import IncidentsServices
@@ -35,6 +36,9 @@ async def setup(context: ServiceContext[IncidentsSettings]) -> ServiceParts:
         photo_storage_from_url(settings.photo_storage_url, s3_endpoint_url=settings.s3_endpoint_url),
         duplicate_window=timedelta(days=settings.duplicate_window_days),
         max_radius_m=settings.max_search_radius_m,
+        quota=ReportQuota(
+            settings.report_quota_per_reporter, settings.report_quota_per_address, settings.report_quota_window_s
+        ),
     )
     # Ends expired alerts (publishing `alert.ended`) every interval; reads already hide them at once.
     sweeper = PeriodicTask(

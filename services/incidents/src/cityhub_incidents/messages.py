@@ -3,11 +3,12 @@ carries them; every report carries its status group, so no client copies the sta
 
 from __future__ import annotations
 
-from cityhub.incidents.v1 import events_pb2, incidents_pb2
+from cityhub.incidents.v1 import incidents_pb2
 from cityhub_sdk.errors import InvalidArgument
 from cityhub_sdk.timestamps import from_timestamp, now, to_timestamp
 
 from cityhub_incidents.models import Alert, ReportHistory, StatusGroup, status_group
+from cityhub_incidents.publishing import alert_fields
 from cityhub_incidents.repository import ListFilter
 from cityhub_incidents.service.alerts import AlertInput, alert_state
 from cityhub_incidents.service.filing import NewReport
@@ -140,17 +141,7 @@ def report_message(view: ReportView) -> incidents_pb2.Report:
 def alert_message(alert: Alert) -> incidents_pb2.CityAlert:
     return incidents_pb2.CityAlert(
         id=alert.id,
-        department=alert.department,
-        kind=alert.kind,
-        severity=alert.severity,
-        center_lat=alert.center_lat,
-        center_lon=alert.center_lon,
-        radius_m=alert.radius_m,
-        polygon=[events_pb2.LatLon(lat=p[0], lon=p[1]) for p in alert.polygon],
-        starts_at=to_timestamp(alert.starts_at),
-        ends_at=to_timestamp(alert.ends_at),
-        title=dict(alert.title),
-        body=dict(alert.body),
+        **alert_fields(alert),
         state=alert_state(alert, now()),
         created_at=to_timestamp(alert.created_at),
         updated_at=to_timestamp(alert.updated_at),

@@ -6,6 +6,8 @@ Never the reporter, their contact data or the description.
 
 from __future__ import annotations
 
+from typing import Any
+
 from cityhub.identity.v1 import events_pb2 as identity_events
 from cityhub.incidents.v1 import events_pb2
 from cityhub_sdk import subjects
@@ -74,22 +76,25 @@ def unfollowed(session: AsyncSession, report_id: str, account_id: str) -> None:
     )
 
 
+def alert_fields(alert: Alert) -> dict[str, Any]:
+    """What an alert is, as the fields the event and the API's CityAlert both carry by these names."""
+    return {
+        "department": alert.department,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "center_lat": alert.center_lat,
+        "center_lon": alert.center_lon,
+        "radius_m": alert.radius_m,
+        "polygon": [events_pb2.LatLon(lat=p[0], lon=p[1]) for p in alert.polygon],
+        "starts_at": to_timestamp(alert.starts_at),
+        "ends_at": to_timestamp(alert.ends_at),
+        "title": dict(alert.title),
+        "body": dict(alert.body),
+    }
+
+
 def _alert_event(alert: Alert) -> events_pb2.Alert:
-    return events_pb2.Alert(
-        alert_id=alert.id,
-        department=alert.department,
-        kind=alert.kind,
-        severity=alert.severity,
-        center_lat=alert.center_lat,
-        center_lon=alert.center_lon,
-        radius_m=alert.radius_m,
-        polygon=[events_pb2.LatLon(lat=p[0], lon=p[1]) for p in alert.polygon],
-        h3_cells_r7=list(alert.cells_r7),
-        starts_at=to_timestamp(alert.starts_at),
-        ends_at=to_timestamp(alert.ends_at),
-        title=dict(alert.title),
-        body=dict(alert.body),
-    )
+    return events_pb2.Alert(alert_id=alert.id, h3_cells_r7=list(alert.cells_r7), **alert_fields(alert))
 
 
 def alert_published(session: AsyncSession, alert: Alert) -> None:

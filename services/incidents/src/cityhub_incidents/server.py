@@ -20,6 +20,7 @@ from cityhub_incidents.messages import (
     report_message,
     status_group_of,
 )
+from cityhub_incidents.quota import client_address_of
 from cityhub_incidents.service import IncidentsServices
 
 Context: TypeAlias = grpc.aio.ServicerContext
@@ -32,7 +33,9 @@ class IncidentsServicer(incidents_pb2_grpc.IncidentsServiceServicer):
     async def CreateReport(
         self, request: incidents_pb2.CreateReportRequest, context: Context
     ) -> incidents_pb2.CreateReportResponse:
-        result = await self.services.filing.create(current_caller(), new_report(request))
+        result = await self.services.filing.create(
+            current_caller(), new_report(request), client_address=client_address_of(context.invocation_metadata())
+        )
         response = incidents_pb2.CreateReportResponse(created=result.created is not None, replayed=result.replayed)
         if result.created is not None:
             response.report.CopyFrom(report_message(result.created))

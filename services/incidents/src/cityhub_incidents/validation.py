@@ -9,6 +9,7 @@ from datetime import datetime
 
 from cityhub_sdk.errors import InvalidArgument
 from cityhub_sdk.geo import Point, valid_point
+from cityhub_sdk.text import control_character
 
 from cityhub_incidents.categories import Category
 from cityhub_incidents.geo import Polygon, point_in_polygon
@@ -35,11 +36,13 @@ def check_statuses(statuses: Sequence[str]) -> None:
         raise InvalidArgument(f"unknown status {unknown[0]!r}; use one of {', '.join(STATUSES)}")
 
 
-def check_text(name: str, value: str, maximum: int) -> str:
+def check_text(name: str, value: str, maximum: int, *, multiline: bool = False) -> str:
+    """Bounded text without control characters (tabs and line breaks only where `multiline`)."""
     if len(value) > maximum:
         raise InvalidArgument(f"{name} longer than {maximum} characters")
-    if "\x00" in value:
-        raise InvalidArgument(f"{name} contains a NUL character")
+    bad = control_character(value, multiline=multiline)
+    if bad is not None:
+        raise InvalidArgument(f"{name} contains a control character ({bad})")
     return value.strip()
 
 
@@ -53,7 +56,8 @@ def check_attributes(category: Category, attributes: Mapping[str, str]) -> dict[
     fields = {f.code: f for f in category.form}
     unknown = sorted(set(attributes) - set(fields))
     if unknown:
-        raise InvalidArgument(f"unknown attribute {unknown[0]!r} for service {category.service_code}")
+        shown = unknown[0] if len(unknown[0]) <= 64 else unknown[0][:64] + "..."
+        raise InvalidArgument(f"unknown attribute {shown!r} for service {category.service_code}")
     clean: dict[str, str] = {}
     for code, form_field in fields.items():
         value = (attributes.get(code) or "").strip()

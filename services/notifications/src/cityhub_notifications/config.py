@@ -14,14 +14,18 @@ class NotificationsSettings(ServiceSettings):
     # Channels beyond the inbox that this deployment offers, by name (see channels.CHANNEL_FACTORIES).
     channels: list[str] = Field(default=["push", "email"], validation_alias="CHANNELS")
     default_chain: list[str] = Field(default=["push", "email"], validation_alias="DEFAULT_CHANNEL_CHAIN")
-    smtp_host: str | None = Field(default=None, validation_alias="SMTP_HOST")
+    smtp_host: str | None = Field(default=None, validation_alias="SMTP_HOST", json_schema_extra={"production": True})
     smtp_port: int = Field(default=25, validation_alias="SMTP_PORT")
     smtp_username: str | None = Field(default=None, validation_alias="SMTP_USERNAME")
-    smtp_password: str | None = Field(default=None, validation_alias="SMTP_PASSWORD")
+    smtp_password: str | None = Field(
+        default=None, validation_alias="SMTP_PASSWORD", json_schema_extra={"secret": True}
+    )
     smtp_starttls: bool = Field(default=False, validation_alias="SMTP_STARTTLS")
     smtp_from: str = Field(default="Lakeview City <no-reply@lakeview.example>", validation_alias="SMTP_FROM")
     smtp_timeout_s: float = Field(default=10.0, validation_alias="SMTP_TIMEOUT_S")
-    vapid_private_key: str | None = Field(default=None, validation_alias="VAPID_PRIVATE_KEY")
+    vapid_private_key: str | None = Field(
+        default=None, validation_alias="VAPID_PRIVATE_KEY", json_schema_extra={"secret": True}
+    )
     vapid_subject: str = Field(default="mailto:notifications@lakeview.example", validation_alias="VAPID_SUBJECT")
     push_timeout_s: float = Field(default=10.0, validation_alias="PUSH_TIMEOUT_S")
     run_dir: Path | None = Field(default=None, validation_alias="CITYHUB_RUN_DIR")

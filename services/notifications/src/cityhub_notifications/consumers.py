@@ -1,9 +1,9 @@
 """The events notifications reacts to, in one table: subject -> handler.
 
 Every handler runs inside the SDK consumer's transaction together with the processed-event
-record, so an event is turned into notifications exactly once in effect. New sources (wait-time
-thresholds, check-in calls, department request status changes) join by adding a subject, a
-handler and, for a new stream, a ConsumerSpec here.
+record, so an event is turned into notifications exactly once in effect. New sources join by
+adding a subject and a handler to the table (the stream's consumer follows from the registry);
+waittimes' check-in reminders and calls reach one resident each.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import h3
 from cityhub.identity.v1 import events_pb2 as identity_events
 from cityhub.incidents.v1 import events_pb2 as incidents_events
 from cityhub.notifications.v1 import events_pb2 as notification_events
+from cityhub.waittimes.v1 import events_pb2 as waittimes_events
 from cityhub_sdk.consumer import ConsumerSpec, Handler
 from cityhub_sdk.events import Event
 from cityhub_sdk.logging import get_logger
@@ -30,6 +31,8 @@ from cityhub_sdk.subjects import (
     NOTIFICATIONS_ACCOUNT_ERASED,
     NOTIFICATIONS_CREATED,
     SUBJECTS,
+    WAITTIMES_CHECKIN_CALLED,
+    WAITTIMES_CHECKIN_REMINDED,
 )
 from cityhub_sdk.tables import utcnow
 from cityhub_sdk.timestamps import now, to_timestamp
@@ -78,6 +81,8 @@ class EventHandlers:
             INCIDENTS_ALERT_UPDATED: self.alert_updated,
             INCIDENTS_ALERT_ENDED: self.alert_ended,
             IDENTITY_ACCOUNT_DELETED: self.account_deleted,
+            WAITTIMES_CHECKIN_REMINDED: self.check_in_reminded,
+            WAITTIMES_CHECKIN_CALLED: self.check_in_called,
         }
 
     async def handle(self, session: AsyncSession, event: Event) -> None:
@@ -256,6 +261,51 @@ class EventHandlers:
             )
         self.metrics.record("inbox", event.time, utcnow(), len(inserted))
         log.info("notifications.fanned_out", event_type=event_type, count=len(inserted))
+
+    # --- waittimes -----------------------------------------------------------------------------
+
+    async def check_in_reminded(self, session: AsyncSession, event: Event) -> None:
+        message = event.decode(waittimes_events.CheckInReminded)
+        params: dict[str, Param] = {"ticket": message.ticket, "people_ahead": str(message.people_ahead)}
+        data = {"check_in_id": message.check_in_id, "center_id": message.center_id, "queue": message.queue}
+        await self._to_one(
+            session, event, message.account_id, "checkin.reminded", message.check_in_id, URGENCY_NORMAL, params, data
+        )
+
+    async def check_in_called(self, session: AsyncSession, event: Event) -> None:
+        message = event.decode(waittimes_events.CheckInCalled)
+        params: dict[str, Param] = {"ticket": message.ticket, "counter": message.counter}
+        data = {"check_in_id": message.check_in_id, "center_id": message.center_id, "counter": message.counter}
+        await self._to_one(
+            session, event, message.account_id, "checkin.called", message.check_in_id, URGENCY_URGENT, params, data
+        )
+
+    async def _to_one(
+        self,
+        session: AsyncSession,
+        event: Event,
+        account_id: str,
+        event_type: str,
+        check_in_id: str,
+        urgency: int,
+        params: dict[str, Param],
+        data: dict[str, str],
+    ) -> None:
+        """One resident's own notification, in their language (kept current from identity)."""
+        if not account_id:
+            return
+        try:
+            contact = await self.directory.contact(account_id)
+        except IdentityUnavailable:
+            contact = None  # the stored language (or English) is used this time
+        await dao_ensure_preferences(
+            session, account_id, contact.language if contact is not None else None, self.settings
+        )
+        await session.flush()  # the set-based insert reads the preferences row
+        recipients = Recipients(
+            sql="SELECT CAST(:account_id AS VARCHAR(64)) AS account_id", params={"account_id": account_id}
+        )
+        await self._fan_out(session, event, event_type, f"checkin:{check_in_id}", urgency, params, data, [recipients])
 
     # --- identity ------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 # ruff: noqa: RUF001 - multilingual text is intentional.
 """The seeded templates (version 1) in the platform's five languages, and the shared labels.
 
-Placeholders: {category}, {status}, {note}, {alert_title}, {alert_body}. Editing a text means
+Placeholders: {category}, {status}, {note}, {alert_title}, {alert_body}; check-ins: {ticket},
+{people_ahead}, {counter}. Editing a text means
 adding a version; notifications keep the version they were rendered with.
 """
 
@@ -61,6 +62,32 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "vi": ("Cảnh báo đã kết thúc", "Cảnh báo tại khu vực của bạn đã kết thúc."),
         "ja": ("警報が解除されました", "お住まいの地域の警報は終了しました。"),
         "fa": ("هشدار پایان یافت", "هشدار منطقه شما به پایان رسید."),
+    },
+    "checkin.reminded": {
+        "en": (
+            "Almost your turn: {ticket}",
+            "Ticket {ticket}: {people_ahead} people are ahead of you. Please make your way to the counters.",
+        ),
+        "zh-Hant": ("快輪到您了：{ticket}", "號碼 {ticket}：您前面還有 {people_ahead} 位。請前往櫃台等候區。"),
+        "vi": (
+            "Sắp đến lượt bạn: {ticket}",
+            "Số {ticket}: còn {people_ahead} người trước bạn. Vui lòng đến khu vực quầy.",
+        ),
+        "ja": (
+            "まもなく順番です：{ticket}",
+            "番号 {ticket}：あと {people_ahead} 人でお呼びします。窓口へお越しください。",
+        ),
+        "fa": (
+            "نوبت شما نزدیک است: {ticket}",
+            "شماره {ticket}: {people_ahead} نفر جلوی شما هستند. لطفاً به سمت باجه‌ها بروید.",
+        ),
+    },
+    "checkin.called": {
+        "en": ("It's your turn: {ticket}", "Ticket {ticket}: please go to counter {counter} now."),
+        "zh-Hant": ("輪到您了：{ticket}", "號碼 {ticket}：請立即前往 {counter} 號櫃台。"),
+        "vi": ("Đến lượt bạn: {ticket}", "Số {ticket}: mời bạn đến quầy {counter} ngay."),
+        "ja": ("順番になりました：{ticket}", "番号 {ticket}：{counter} 番窓口へお越しください。"),
+        "fa": ("نوبت شماست: {ticket}", "شماره {ticket}: لطفاً همین حالا به باجه {counter} بروید."),
     },
 }
 

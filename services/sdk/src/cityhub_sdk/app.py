@@ -21,9 +21,11 @@ import grpc
 from cityhub_sdk.auth import AuthInterceptor, IdentityClient
 from cityhub_sdk.bus import EventBus
 from cityhub_sdk.consumer import ConsumerSpec, EventConsumer, Handler
+from cityhub_sdk.consumer_lag import ConsumerLagMonitor
 from cityhub_sdk.db import Database
 from cityhub_sdk.grpc_server import GrpcServer, Registration
 from cityhub_sdk.logging import configure_logging, get_logger
+from cityhub_sdk.metrics import MetricsServer, serve_metrics
 from cityhub_sdk.migrations import upgrade
 from cityhub_sdk.outbox import OutboxRelay
 from cityhub_sdk.settings import ServiceSettings
@@ -89,6 +91,8 @@ class RunningService(Generic[S]):
         self.consumers: list[EventConsumer] = []
         self.parts: ServiceParts | None = None
         self.identity: IdentityClient | None = None
+        self.metrics: MetricsServer | None = None
+        self.lag: ConsumerLagMonitor | None = None
 
     def _auth(self, parts: ServiceParts) -> AuthInterceptor:
         """Every service verifies its callers: tokens against identity's JWKS, API keys through identity."""
@@ -111,6 +115,10 @@ class RunningService(Generic[S]):
         return self.bus.is_connected
 
     async def start(self) -> None:
+        if self.settings.metrics_port is not None:  # first: the admin port answers while the rest starts
+            self.metrics = serve_metrics(
+                self.settings.service_name, host=self.settings.metrics_host, port=self.settings.metrics_port
+            )
         await self.bus.connect()
         self.parts = await self.definition.setup(self.context)
         await self.relay.start()
@@ -128,6 +136,13 @@ class RunningService(Generic[S]):
             consumer = EventConsumer(spec, handler, bus=self.bus, db=self.db)
             consumer.start()
             self.consumers.append(consumer)
+        if self.consumers:
+            self.lag = ConsumerLagMonitor(
+                self.bus,
+                [consumer.spec for consumer in self.consumers],
+                interval_s=self.settings.consumer_lag_interval_s,
+            )
+            await self.lag.start()
         for hook in self.parts.on_start:
             await hook()
         log.info("service.started", service=self.settings.service_name, address=self.address)
@@ -135,6 +150,8 @@ class RunningService(Generic[S]):
     async def stop(self) -> None:
         if self.server is not None:
             await self.server.stop(self.settings.grpc_shutdown_grace_s)
+        if self.lag is not None:
+            await self.lag.stop()
         await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
         if self.parts is not None:
             for hook in self.parts.on_stop:
@@ -144,6 +161,8 @@ class RunningService(Generic[S]):
             await self.identity.close()
         await self.bus.close()
         await self.db.dispose()
+        if self.metrics is not None:
+            self.metrics.close()
         log.info("service.stopped", service=self.settings.service_name)
 
 

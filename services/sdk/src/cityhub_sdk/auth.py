@@ -9,6 +9,7 @@ carry the platform's internal token (`x-cityhub-internal`), a Kubernetes secret 
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import hmac
@@ -21,6 +22,10 @@ from typing import Any
 import grpc
 import jwt
 from jwt import PyJWKSet
+
+from cityhub_sdk.logging import get_logger
+
+log = get_logger(__name__)
 
 GENERIC_DETAIL = "invalid or missing credentials"  # one answer for every refused credential
 ALGORITHMS = ("EdDSA",)  # the only algorithm identity signs with; never taken from the token
@@ -73,11 +78,26 @@ RevocationProvider = Callable[[], Awaitable[Collection[str]]]
 ApiKeyVerifier = Callable[[str], Awaitable[Caller | None]]
 
 
+class CredentialsUnavailable(Exception):
+    """Identity cannot be asked and what is known of it is too old: fail closed, retryable (503)."""
+
+
+# What a call to identity raises when identity is down, paused or cut off.
+_IDENTITY_DOWN = (grpc.aio.AioRpcError, TimeoutError, OSError)
+REVOCATION_MAX_STALE_S = 60.0  # the documented bound (README "Guarantees")
+
+
 class TokenVerifier:
     """Verifies access tokens locally from a cached JWKS; an unknown `kid` triggers one refresh.
 
     `revoked` (optional) lists revoked session ids (`sid` claim): logout and refresh-token reuse
     end the session's access tokens too, within `revocation_ttl_s` of the revocation.
+
+    Identity unreachable (down, paused, partitioned): tokens keep being checked against the last
+    revocation list fetched, for at most `revocation_max_stale_s` after that fetch, and against
+    the cached signing keys; past the bound verification fails closed (`CredentialsUnavailable`).
+    A failed fetch is retried at most every `revocation_retry_s` and waits at most
+    `revocation_timeout_s`, so an outage costs one short wait, not one per request.
     """
 
     def __init__(
@@ -88,33 +108,57 @@ class TokenVerifier:
         min_refresh_gap_s: float = 10.0,
         revoked: RevocationProvider | None = None,
         revocation_ttl_s: float = 5.0,
+        revocation_max_stale_s: float = REVOCATION_MAX_STALE_S,
+        revocation_timeout_s: float = 1.5,
+        revocation_retry_s: float = 5.0,
     ) -> None:
         self._provider = jwks
         self._keys: PyJWKSet | None = None
         self._fetched_at = 0.0
+        self._keys_retry_at = float("-inf")
         self.refresh_interval_s = refresh_interval_s
         self.min_refresh_gap_s = min_refresh_gap_s
         self._revoked_provider = revoked
         self._revoked: frozenset[str] = frozenset()
         self._revoked_at = float("-inf")
+        self._revoked_retry_at = float("-inf")
         self.revocation_ttl_s = revocation_ttl_s
+        self.revocation_max_stale_s = revocation_max_stale_s
+        self.revocation_timeout_s = revocation_timeout_s
+        self.revocation_retry_s = revocation_retry_s
 
     async def _is_revoked(self, session_id: str | None) -> bool:
         if self._revoked_provider is None or session_id is None:
             return False
         now = time.monotonic()
-        if now - self._revoked_at >= self.revocation_ttl_s:
-            self._revoked = frozenset(await self._revoked_provider())
-            self._revoked_at = now
+        if now - self._revoked_at >= self.revocation_ttl_s and now >= self._revoked_retry_at:
+            try:
+                revoked = await asyncio.wait_for(self._revoked_provider(), self.revocation_timeout_s)
+            except _IDENTITY_DOWN:
+                self._revoked_retry_at = now + self.revocation_retry_s
+                log.warning("auth.revocations_unreachable", age_s=round(now - self._revoked_at, 1))
+            else:
+                self._revoked, self._revoked_at = frozenset(revoked), now
+                self._revoked_retry_at = float("-inf")
+        if time.monotonic() - self._revoked_at > max(self.revocation_max_stale_s, self.revocation_ttl_s):
+            raise CredentialsUnavailable("revocation state unknown for too long")
         return session_id in self._revoked
 
     async def _keyset(self, *, force: bool = False) -> PyJWKSet:
         now = time.monotonic()
         stale = now - self._fetched_at > self.refresh_interval_s
         may_force = now - self._fetched_at > self.min_refresh_gap_s
-        if self._keys is None or stale or (force and may_force):
-            self._keys = PyJWKSet.from_dict(dict(await self._provider()))
-            self._fetched_at = now
+        if self._keys is None or (force and may_force) or (stale and now >= self._keys_retry_at):
+            try:
+                self._keys = PyJWKSet.from_dict(dict(await self._provider()))
+            except _IDENTITY_DOWN:
+                if self._keys is None or force:
+                    raise
+                # Keys rotate slowly and a token still needs a valid signature: keep the known ones.
+                self._keys_retry_at = now + self.revocation_retry_s
+                log.warning("auth.jwks_unreachable")
+            else:
+                self._fetched_at = now
         return self._keys
 
     async def _key_for(self, kid: str) -> Any:
@@ -248,7 +292,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             except InvalidToken:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, GENERIC_DETAIL)
                 raise  # abort raises; this keeps type checkers honest
-            except grpc.aio.AioRpcError:
+            except (grpc.aio.AioRpcError, CredentialsUnavailable):
                 # identity (JWKS, revocations, API keys) unreachable: fail closed, retryable
                 await context.abort(grpc.StatusCode.UNAVAILABLE, "credentials cannot be checked right now")
                 raise
@@ -331,8 +375,15 @@ class IdentityClient:
             return None
         return Caller(role=ROLE_DEPARTMENT, subject=response.key_id, department=response.department, api_key=key)
 
-    def verifier(self, *, revocation_ttl_s: float = 5.0) -> TokenVerifier:
-        return TokenVerifier(self.jwks, revoked=self.revoked_sessions, revocation_ttl_s=revocation_ttl_s)
+    def verifier(
+        self, *, revocation_ttl_s: float = 5.0, revocation_max_stale_s: float = REVOCATION_MAX_STALE_S
+    ) -> TokenVerifier:
+        return TokenVerifier(
+            self.jwks,
+            revoked=self.revoked_sessions,
+            revocation_ttl_s=revocation_ttl_s,
+            revocation_max_stale_s=revocation_max_stale_s,
+        )
 
     def interceptor(self, *, revocation_ttl_s: float = 5.0, api_key_ttl_s: float = 60.0) -> AuthInterceptor:
         return AuthInterceptor(

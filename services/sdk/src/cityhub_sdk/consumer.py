@@ -6,7 +6,9 @@ nak'ed with back-off; after `max_deliver` attempts the event goes to the dead-le
 terminated. A message that cannot be decoded (`EventDecodeError`: broken CloudEvents headers, or a
 handler finding a body that is not the event its subject promises) never gets better by waiting, so
 it is dead-lettered and terminated on its first delivery. Both count in
-`consumer_dead_letters_total` (reason `undecodable` or `max_deliver`). A watchdog re-creates the
+`consumer_dead_letters_total` (reason `undecodable` or `max_deliver`); every message's handling is
+timed in `consumer_process_duration_seconds{consumer, subject, outcome}` and every redelivery counted
+in `consumer_redeliveries_total` (lag itself is JetStream's figure, polled by `consumer_lag`). A watchdog re-creates the
 subscription after a reconnect or a stalled fetch.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,6 +168,10 @@ class EventConsumer:
             span.set_attribute("messaging.destination.name", message.subject)
             span.set_attribute("messaging.consumer.group.name", self.spec.durable)
             deliveries = message.metadata.num_delivered or 1
+            labels = {"consumer": self.spec.durable, "subject": message.subject}
+            if deliveries > 1:
+                event_metrics.consumer_redeliveries.add(1, labels)
+            started = time.perf_counter()
             try:
                 event = from_message(message.subject, message.data, headers)
                 span.set_attribute("messaging.message.id", event.id)
@@ -174,10 +181,15 @@ class EventConsumer:
                 span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
                 if isinstance(exc, EventDecodeError):  # a poison message: redelivering cannot help
                     await self._dead_letter(message, headers, exc, deliveries, reason="undecodable")
+                    outcome = "dead_letter"
                 else:
-                    await self._on_failure(message, headers, exc, deliveries)
+                    outcome = await self._on_failure(message, headers, exc, deliveries)
+                event_metrics.consumer_process_duration.record(
+                    time.perf_counter() - started, {**labels, "outcome": outcome}
+                )
                 return
             await message.ack()
+            event_metrics.consumer_process_duration.record(time.perf_counter() - started, {**labels, "outcome": "ack"})
 
     async def _handle_once(self, event: Event) -> None:
         async with self.db.transaction() as session:
@@ -191,10 +203,11 @@ class EventConsumer:
             await self.handler(session, event)
             session.add(ProcessedEvent(consumer=self.spec.durable, event_id=event.id))
 
-    async def _on_failure(self, message: Msg, headers: dict[str, str], exc: Exception, deliveries: int) -> None:
+    async def _on_failure(self, message: Msg, headers: dict[str, str], exc: Exception, deliveries: int) -> str:
+        """Retry later or give up; returns the outcome for the metrics ("retry" or "dead_letter")."""
         if deliveries >= self.spec.max_deliver:
             await self._dead_letter(message, headers, exc, deliveries, reason="max_deliver")
-            return
+            return "dead_letter"
         delay = self.spec.backoff_s[min(deliveries - 1, len(self.spec.backoff_s) - 1)]
         log.warning(
             "consumer.retry",
@@ -205,6 +218,7 @@ class EventConsumer:
             error=type(exc).__name__,
         )
         await message.nak(delay=delay)
+        return "retry"
 
     async def _dead_letter(
         self, message: Msg, headers: dict[str, str], exc: Exception, deliveries: int, *, reason: str

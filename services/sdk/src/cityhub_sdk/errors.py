@@ -7,7 +7,8 @@ written for clients (the gateway shows it), so it never carries internals.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -15,6 +16,7 @@ import grpc
 from cityhub_sdk.logging import get_logger
 
 log = get_logger(__name__)
+RETRY_AFTER_KEY = "retry-after"  # trailing metadata: seconds until a refused call may succeed
 
 
 class ServiceError(Exception):
@@ -25,6 +27,9 @@ class ServiceError(Exception):
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail)
         self.detail = detail
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        return ()
 
 
 class InvalidArgument(ServiceError):
@@ -52,7 +57,16 @@ class Unauthenticated(ServiceError):
 
 
 class ResourceExhausted(ServiceError):
+    """A quota is used up; `retry_after_s` travels as `retry-after` trailing metadata (the gateway's Retry-After)."""
+
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def __init__(self, detail: str = "", *, retry_after_s: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+    def trailing_metadata(self) -> tuple[tuple[str, str], ...]:
+        return () if self.retry_after_s is None else ((RETRY_AFTER_KEY, str(max(1, self.retry_after_s))),)
 
 
 class Unavailable(ServiceError):
@@ -60,14 +74,44 @@ class Unavailable(ServiceError):
 
 
 Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+# A status text travels in trailing metadata; a client refuses metadata above its limit (8 KiB by
+# default) and would see RESOURCE_EXHAUSTED "received metadata size exceeds ..." instead.
+MAX_DETAIL_CHARS = 1000
+
+
+class _Undecodable:
+    """What a request that is not valid protobuf decodes to, so the handler can answer INVALID_ARGUMENT."""
+
+
+UNDECODABLE = _Undecodable()
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """grpc.aio answers a deserializer's exception with UNKNOWN (and its class); this never raises."""
+    if deserializer is None:
+        return None
+
+    def decode(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:  # noqa: BLE001 - DecodeError, or anything a broken message makes a parser raise
+            return UNDECODABLE
+
+    return decode
+
+
+async def _refuse_undecodable(request: Any, context: grpc.aio.ServicerContext) -> None:
+    if request is UNDECODABLE:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid protobuf message")
 
 
 def _mapped(behaviour: Behaviour, method: str) -> Behaviour:
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await _refuse_undecodable(request, context)
         try:
             return await behaviour(request, context)
         except ServiceError as exc:
-            await context.abort(exc.code, exc.detail)
+            await context.abort(exc.code, exc.detail[:MAX_DETAIL_CHARS], trailing_metadata=exc.trailing_metadata())
         except grpc.aio.AbortError:
             raise  # a handler's own context.abort(...)
         except Exception as exc:  # noqa: BLE001 - never send an exception's text or class to a client
@@ -77,9 +121,28 @@ def _mapped(behaviour: Behaviour, method: str) -> Behaviour:
     return call
 
 
+def _streamed(behaviour: Callable[[Any, grpc.aio.ServicerContext], Any]) -> Any:
+    """A server-streaming handler, an async generator or a coroutine writing with `context.write`."""
+    if inspect.isasyncgenfunction(behaviour):
+
+        async def generate(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            await _refuse_undecodable(request, context)
+            async for item in behaviour(request, context):
+                yield item
+
+        return generate
+
+    async def write(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await _refuse_undecodable(request, context)
+        return await behaviour(request, context)
+
+    return write
+
+
 class ServiceErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Maps every `ServiceError` a unary handler raises onto its status, and anything else onto a bare
-    INTERNAL (the exception is logged by class, never sent); installed by `GrpcServer`."""
+    INTERNAL (the exception is logged by class, never sent); a request that is not valid protobuf
+    answers INVALID_ARGUMENT (unary and server-streaming). Installed by `GrpcServer`."""
 
     async def intercept_service(
         self,
@@ -87,10 +150,18 @@ class ServiceErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
-        return grpc.unary_unary_rpc_method_handler(
-            _mapped(handler.unary_unary, handler_call_details.method),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                _mapped(handler.unary_unary, handler_call_details.method),
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                _streamed(handler.unary_stream),
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        return handler

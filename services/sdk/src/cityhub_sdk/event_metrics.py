@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from opentelemetry import metrics
 
+from cityhub_sdk.metrics import duration_histogram
+
 METER_NAME = "cityhub_sdk.events"
 _meter = metrics.get_meter(METER_NAME)
 
@@ -34,4 +36,35 @@ consumer_dead_letters = _meter.create_counter(
     "consumer_dead_letters_total",
     unit="{event}",
     description="consumed events dead-lettered and terminated (attributes: consumer, subject, reason)",
+)
+outbox_published = _meter.create_counter(
+    "outbox_published_total",
+    unit="{event}",
+    description="outbox rows published to NATS and marked sent (attribute: subject)",
+)
+consumer_redeliveries = _meter.create_counter(
+    "consumer_redeliveries_total",
+    unit="{event}",
+    description="messages a consumer received again after a nak, a timeout or a restart (attributes: consumer, subject)",
+)
+consumer_process_duration = duration_histogram(
+    _meter,
+    "consumer.process.duration",
+    "time to handle one consumed message (attributes: consumer, subject, outcome = ack, retry or dead_letter)",
+)
+# Lag as JetStream reports it per durable consumer, polled by `consumer_lag.ConsumerLagMonitor`.
+consumer_pending = _meter.create_gauge(
+    "consumer_pending_messages",
+    unit="{event}",
+    description="messages in the stream the consumer has not yet been delivered (attributes: consumer, stream)",
+)
+consumer_ack_pending = _meter.create_gauge(
+    "consumer_ack_pending_messages",
+    unit="{event}",
+    description="messages delivered to the consumer and not yet acknowledged (attributes: consumer, stream)",
+)
+consumer_redelivered = _meter.create_gauge(
+    "consumer_redelivered_messages",
+    unit="{event}",
+    description="messages delivered more than once and still unacknowledged (attributes: consumer, stream)",
 )

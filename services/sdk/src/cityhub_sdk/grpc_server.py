@@ -1,4 +1,11 @@
-"""The gRPC aio server every service runs: health with readiness, tracing, limits, graceful stop."""
+"""The gRPC aio server every service runs: health with liveness and readiness, tracing, RPC metrics,
+limits, graceful stop.
+
+Two questions, two health service names: `cityhub.liveness` answers "does this process serve?" and is
+SERVING from start to shutdown whatever the database or NATS do (a liveness probe that followed them
+would restart every pod during an outage); the overall "" and each service name answer "can it do
+its work?" and follow the readiness checks (database and NATS), so a load balancer skips it meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +18,18 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from cityhub_sdk.errors import ServiceErrorInterceptor
 from cityhub_sdk.logging import get_logger
+from cityhub_sdk.rpc_metrics import RpcMetricsInterceptor
 
 log = get_logger(__name__)
+
+LIVENESS_SERVICE = "cityhub.liveness"  # the Kubernetes livenessProbe's grpc.service
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 Registration = Callable[[grpc.aio.Server], None]
 
 
 class GrpcServer:
-    """Owns the server and its health status; readiness follows the database and NATS checks."""
+    """Owns the server and its health status: liveness while it serves, readiness from the checks."""
 
     def __init__(
         self,
@@ -41,7 +51,12 @@ class GrpcServer:
         self.readiness_interval_s = readiness_interval_s
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(), *interceptors, ServiceErrorInterceptor()],  # type: ignore[no-untyped-call]
+            interceptors=[
+                aio_server_interceptor(),  # type: ignore[no-untyped-call]
+                RpcMetricsInterceptor(),  # outside the error mapping: it sees the code the caller gets
+                *interceptors,
+                ServiceErrorInterceptor(),
+            ],
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),
@@ -69,6 +84,7 @@ class GrpcServer:
         if self.port == 0:
             raise RuntimeError(f"cannot bind gRPC server to {self.host}:{self.requested_port}")
         await self.server.start()
+        await self.health.set(LIVENESS_SERVICE, health_pb2.HealthCheckResponse.SERVING)
         await self._refresh_readiness()
         self._readiness_task = asyncio.create_task(self._watch_readiness(), name="grpc-readiness")
         log.info("grpc.started", address=self.address)
@@ -90,7 +106,8 @@ class GrpcServer:
                 log.warning("grpc.readiness_check_failed", error=type(exc).__name__)
 
     async def stop(self, grace_s: float) -> None:
-        """Flip health to NOT_SERVING first so load balancers drain us, then finish in-flight calls."""
+        """Flip health (liveness too: the process is going) to NOT_SERVING first so load balancers
+        drain us, then finish in-flight calls."""
         if self._readiness_task is not None:
             self._readiness_task.cancel()
             self._readiness_task = None

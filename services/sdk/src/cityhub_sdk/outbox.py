@@ -77,6 +77,10 @@ def describe_error(exc: BaseException) -> str:
     return text[:MAX_ERROR_CHARS]
 
 
+def _count_published(subject: str) -> Callable[[], None]:
+    return lambda: event_metrics.outbox_published.add(1, {"subject": subject})
+
+
 class OutboxRelay(CommitDrivenWorker):
     """Publishes due outbox rows oldest first; one per process, safe to run in several replicas."""
 
@@ -156,6 +160,7 @@ class OutboxRelay(CommitDrivenWorker):
                 row.attempts += 1
                 session.add(row)
                 handled += 1
+                measures.append(_count_published(row.subject))
             await session.commit()
         for measure in measures:
             measure()

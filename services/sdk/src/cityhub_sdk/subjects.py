@@ -50,6 +50,12 @@ NOTIFICATIONS_CREATED = _subject(
 )
 NOTIFICATIONS_ACCOUNT_ERASED = _subject("cityhub.notifications.account.erased", "cityhub.identity.v1.AccountErased")
 
+# waittimes
+WAITTIMES_QUEUE_UPDATED = _subject("cityhub.waittimes.queue.updated", "cityhub.waittimes.v1.QueueUpdated")
+WAITTIMES_CHECKIN_REMINDED = _subject("cityhub.waittimes.checkin.reminded", "cityhub.waittimes.v1.CheckInReminded")
+WAITTIMES_CHECKIN_CALLED = _subject("cityhub.waittimes.checkin.called", "cityhub.waittimes.v1.CheckInCalled")
+WAITTIMES_ACCOUNT_ERASED = _subject("cityhub.waittimes.account.erased", "cityhub.identity.v1.AccountErased")
+
 
 def account_erased(service: str) -> str:
     """The subject on which `service` confirms an erasure: `cityhub.<service>.account.erased`."""

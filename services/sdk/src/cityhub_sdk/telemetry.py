@@ -5,11 +5,16 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_METRICS_ENDPOINT), so tr
 production are configuration, not code. Both providers are installed once per process (OTel refuses to
 replace them); later calls reuse them. Tests pass their own span processor or metric reader (e.g.
 InMemoryMetricReader) to read what the process produced.
+
+Sampling follows the standard OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG. Unset, it is
+`parentbased_traceidratio` with ratio OTEL_TRACES_SAMPLER_ARG (1.0 when unset): a trace is kept or
+dropped once, at the gateway, and every process after it follows the caller's decision.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -17,12 +22,33 @@ from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetr
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
+
+DEFAULT_SAMPLER = "parentbased_traceidratio"
 
 
 def _otlp_enabled(signal: str) -> bool:
     return bool(
         os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT")
     )
+
+
+def sampler_from(environ: Mapping[str, str]) -> Sampler:
+    """The sampler OTEL_TRACES_SAMPLER names (the standard values); unset or unknown, parent-based ratio."""
+    name = environ.get("OTEL_TRACES_SAMPLER", DEFAULT_SAMPLER).strip().lower()
+    try:
+        ratio = min(max(float(environ.get("OTEL_TRACES_SAMPLER_ARG", "1.0")), 0.0), 1.0)
+    except ValueError:
+        ratio = 1.0
+    choices: dict[str, Sampler] = {
+        "always_on": ALWAYS_ON,
+        "always_off": ALWAYS_OFF,
+        "traceidratio": TraceIdRatioBased(ratio),
+        "parentbased_always_on": ParentBased(ALWAYS_ON),
+        "parentbased_always_off": ParentBased(ALWAYS_OFF),
+        "parentbased_traceidratio": ParentBased(TraceIdRatioBased(ratio)),
+    }
+    return choices.get(name, choices[DEFAULT_SAMPLER])
 
 
 def configure_telemetry(
@@ -38,7 +64,7 @@ def configure_telemetry(
         if extra_processor is not None:
             current.add_span_processor(extra_processor)
         return current
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}), sampler=sampler_from(os.environ))
     if _otlp_enabled("TRACES"):
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 

@@ -54,6 +54,9 @@ class BackgroundLoop(ABC):
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
+            # Cleared before the round, not after: a wake() that arrives while the round runs (a commit
+            # the round did not see) keeps the event set, so the next round starts at once.
+            self._wake.clear()
             try:
                 handled = await self.run_once()
             except asyncio.CancelledError:
@@ -63,7 +66,6 @@ class BackgroundLoop(ABC):
                 handled = 0
             if handled >= self.batch:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
 

@@ -22,12 +22,11 @@ from cityhub_identity.repository import (
     dao_confirmations,
     dao_consent_history,
     dao_erasure,
-    dao_live_account,
     dao_place,
     dao_pseudonym_owner,
 )
 from cityhub_identity.secrets_store import SecretStore
-from cityhub_identity.service.residents import current_consents
+from cityhub_identity.service.residents import current_consents, live_account
 from cityhub_identity.tokens import sha256_hex
 
 API_KEY_PREFIX = "chk"
@@ -49,10 +48,7 @@ class AdminService:
 
     async def contact(self, account_id: str) -> Account:
         async with self.db.session() as session:
-            account = await dao_live_account(session, account_id)
-        if account is None:
-            raise NotFound("account not found")
-        return account
+            return await live_account(session, account_id)
 
     async def place(self, account_id: str, place_id: str) -> Place:
         async with self.db.session() as session:
@@ -68,8 +64,7 @@ class AdminService:
         secret = await self.secrets.get("pseudonym")
         value = hmac.new(secret, f"{department}\x00{account_id}".encode(), hashlib.sha256).hexdigest()
         async with self.db.session() as session:
-            if await dao_live_account(session, account_id) is None:
-                raise NotFound("account not found")
+            await live_account(session, account_id)
             known = await dao_pseudonym_owner(session, department, value)
         if known is None:
             try:

@@ -20,6 +20,7 @@ from cityhub_sdk.outbox import add_event
 from cityhub_sdk.subjects import IDENTITY_ACCOUNT_DELETED
 from cityhub_sdk.timestamps import to_timestamp
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from cityhub_identity import validation
 from cityhub_identity.config import IdentitySettings
@@ -63,6 +64,14 @@ def current_consents(history: Sequence[ConsentRecord]) -> list[ConsentRecord]:
     return [record for record in latest.values() if record.granted]
 
 
+async def live_account(session: AsyncSession, account_id: str) -> Account:
+    """The account, unless it does not exist or was erased (NOT_FOUND: the same answer for both)."""
+    account = await dao_live_account(session, account_id)
+    if account is None:
+        raise NotFound("account not found")
+    return account
+
+
 class ResidentService:
     def __init__(self, db: Database, settings: IdentitySettings) -> None:
         self.db = db
@@ -70,10 +79,7 @@ class ResidentService:
 
     async def profile(self, account_id: str) -> Account:
         async with self.db.session() as session:
-            account = await dao_live_account(session, account_id)
-        if account is None:
-            raise NotFound("account not found")
-        return account
+            return await live_account(session, account_id)
 
     async def update_profile(self, account_id: str, change: ProfileChange) -> Account:
         values: dict[str, str] = {}
@@ -84,9 +90,7 @@ class ResidentService:
         if change.phone is not None:
             values["phone"] = validation.phone(change.phone)
         async with self.db.transaction() as session:
-            account = await dao_live_account(session, account_id)
-            if account is None:
-                raise NotFound("account not found")
+            account = await live_account(session, account_id)
             for name, value in values.items():
                 setattr(account, name, value)
             session.add(account)
@@ -101,8 +105,7 @@ class ResidentService:
         clean_label = validation.place_label(label)
         lat, lon = validation.coordinates(latitude, longitude)
         async with self.db.transaction() as session:
-            if await dao_live_account(session, account_id) is None:
-                raise NotFound("account not found")
+            await live_account(session, account_id)
             existing = await dao_places(session, account_id)
             if len(existing) >= self.settings.max_places:
                 raise FailedPrecondition(f"at most {self.settings.max_places} saved places")
@@ -154,8 +157,7 @@ class ResidentService:
         if granted and not (0 < len(notice_version) <= 32):
             raise InvalidArgument("notice_version is required when consent is given")
         async with self.db.transaction() as session:
-            if await dao_live_account(session, account_id) is None:
-                raise NotFound("account not found")
+            await live_account(session, account_id)
             history = await dao_consent_history(session, account_id)
             previous = [r for r in history if (r.department, r.purpose, r.field) == (department, purpose, field)]
             if not granted and not (previous and previous[-1].granted):
@@ -176,9 +178,7 @@ class ResidentService:
     # export and erasure ----------------------------------------------------------------------
     async def export(self, account_id: str) -> dict[str, Any]:
         async with self.db.session() as session:
-            account = await dao_live_account(session, account_id)
-            if account is None:
-                raise NotFound("account not found")
+            account = await live_account(session, account_id)
             places = await dao_places(session, account_id)
             consents = await dao_consent_history(session, account_id)
             sessions = (await session.exec(select(Session).where(Session.account_id == account_id))).all()
@@ -222,9 +222,7 @@ class ResidentService:
         erasure_id = str(uuid.uuid4())
         expected = sorted(set(self.settings.erasure_confirming_services))
         async with self.db.transaction() as session:
-            account = await dao_live_account(session, account_id)
-            if account is None:
-                raise NotFound("account not found")
+            account = await live_account(session, account_id)
             account.email = None
             account.password_hash = ""
             account.display_name = ""

@@ -13,6 +13,7 @@ from cityhub_sdk.db import Database
 
 from cityhub_incidents.categories import CategoryDirectory
 from cityhub_incidents.photos import PhotoStorage
+from cityhub_incidents.quota import ReportQuota
 from cityhub_incidents.service.accounts import AccountsService
 from cityhub_incidents.service.alerts import AlertsService
 from cityhub_incidents.service.filing import FilingService
@@ -39,9 +40,10 @@ class IncidentsServices:
         *,
         duplicate_window: timedelta = timedelta(days=30),
         max_radius_m: float = 5000.0,
+        quota: ReportQuota | None = None,
     ) -> IncidentsServices:
         return cls(
-            filing=FilingService(db, categories, photos, duplicate_window=duplicate_window),
+            filing=FilingService(db, categories, photos, duplicate_window=duplicate_window, quota=quota),
             reading=ReadingService(db, photos, max_radius_m=max_radius_m),
             lifecycle=LifecycleService(db),
             following=FollowingService(db),

@@ -75,7 +75,7 @@ def _texts(name: str, texts: Mapping[str, str], maximum: int, *, required: bool)
     for lang, text in texts.items():
         if not lang or len(lang) > 16:
             raise InvalidArgument(f"{name} has an invalid language tag")
-        clean[lang] = check_text(f"{name}[{lang}]", text, maximum)
+        clean[lang] = check_text(f"{name}[{lang}]", text, maximum, multiline=True)
     return clean
 
 

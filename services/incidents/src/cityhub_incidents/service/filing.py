@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 
-from cityhub_sdk.auth import Caller
+from cityhub_sdk.auth import ROLE_DEPARTMENT, Caller
 from cityhub_sdk.db import Database
-from cityhub_sdk.errors import FailedPrecondition, InvalidArgument
+from cityhub_sdk.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from cityhub_sdk.geo import distance_m
 from cityhub_sdk.timestamps import now
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +27,7 @@ from cityhub_incidents.categories import Category, CategoryDirectory, UnknownCat
 from cityhub_incidents.geo import cell, disk_cells, equirectangular_scale
 from cityhub_incidents.models import ACTIVE_STATUSES, Report, ReportHistory, ReportReporter
 from cityhub_incidents.photos import InvalidPhoto, PhotoStorage, clean_photo
+from cityhub_incidents.quota import ReportQuota
 from cityhub_incidents.repository import (
     NearbyQuery,
     dao_follow,
@@ -91,11 +92,13 @@ class FilingService:
         photos: PhotoStorage,
         *,
         duplicate_window: timedelta = timedelta(days=30),
+        quota: ReportQuota | None = None,
     ) -> None:
         self.db = db
         self.categories = categories
         self.photos = photos
         self.duplicate_window = duplicate_window
+        self.quota = quota or ReportQuota(per_reporter=20, per_address=60, window_s=3600.0)
         self._filing_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def _category(self, key: str) -> Category:
@@ -109,14 +112,15 @@ class FilingService:
             raise InvalidArgument(f"{category.slug!r} does not take reports")
         return category
 
-    async def create(self, caller: Caller, new: NewReport) -> CreateResult:
+    async def create(self, caller: Caller, new: NewReport, *, client_address: str = "") -> CreateResult:
+        """`client_address` (from the gateway) counts anonymous reports against the address quota."""
         key = idempotency.claim(caller, "report", new.idempotency_key, new.fingerprint(), device_id=new.device_id)
         if key is not None:
             replay = await self._replay(caller, key)
             if replay is not None:
                 return replay
         check_point(new.lat, new.lon)
-        description = redact_contact(check_text("description", new.description, MAX_DESCRIPTION))
+        description = redact_contact(check_text("description", new.description, MAX_DESCRIPTION, multiline=True))
         if not description:
             raise InvalidArgument("description is required")
         address = check_text("address", new.address, MAX_ADDRESS)
@@ -131,6 +135,9 @@ class FilingService:
             )
         ]
         category = await self._category(new.category)
+        if caller.role == ROLE_DEPARTMENT and caller.department != category.department:
+            # A department's key files for its own department's services only.
+            raise PermissionDenied(f"this API key may not file requests for {category.service_code}")
         attributes = check_attributes(category, new.attributes)
         check_point(new.lat, new.lon, await self.categories.boundary())
         photo: tuple[bytes, str] | None = None
@@ -150,6 +157,7 @@ class FilingService:
             if existing is not None:
                 return CreateResult(created=None, duplicate_of=await self._offered(caller, existing, new))
 
+        self.quota.charge(caller, device_id=contact[3], client_address=client_address)
         photo_key = await self.photos.put(*photo) if photo else None
         account_id = person_id(caller)
         created_at = now()

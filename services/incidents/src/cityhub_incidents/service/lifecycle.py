@@ -44,8 +44,8 @@ class LifecycleService:
         check_statuses([status])
         if status == "duplicate":
             raise InvalidArgument("use the merge action to mark a duplicate")
-        public_note = check_text("public_note", public_note, 2000)
-        internal_note = check_text("internal_note", internal_note, 4000)
+        public_note = check_text("public_note", public_note, 2000, multiline=True)
+        internal_note = check_text("internal_note", internal_note, 4000, multiline=True)
         async with self.db.transaction() as session:
             report = await _managed(session, caller, report_id)
             old = report.status
@@ -77,7 +77,7 @@ class LifecycleService:
             return await report_view(session, caller, report, full=True)
 
     async def add_note(self, caller: Caller, report_id: str, *, text: str, public: bool) -> ReportView:
-        text = check_text("text", text, 4000)
+        text = check_text("text", text, 4000, multiline=True)
         if not text:
             raise InvalidArgument("text is required")
         async with self.db.transaction() as session:

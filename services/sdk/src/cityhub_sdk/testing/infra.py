@@ -131,7 +131,8 @@ def service_settings(settings_type: type[S], *, database_url: str, nats_url: str
     return settings_type(**values)
 
 
-async def _create_database(admin_url: str, name: str) -> None:
+async def _admin_execute(admin_url: str, sql: str) -> None:
+    """Run one statement on the server's admin database (CREATE/DROP DATABASE cannot run in a transaction)."""
     import asyncpg
 
     url = make_url(admin_url)
@@ -139,22 +140,17 @@ async def _create_database(admin_url: str, name: str) -> None:
         host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
     )
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.execute(sql)
     finally:
         await connection.close()
+
+
+async def _create_database(admin_url: str, name: str) -> None:
+    await _admin_execute(admin_url, f'CREATE DATABASE "{name}"')
 
 
 async def _drop_database(admin_url: str, name: str) -> None:
-    import asyncpg
-
-    url = make_url(admin_url)
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await connection.close()
+    await _admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class PostgresDatabases:

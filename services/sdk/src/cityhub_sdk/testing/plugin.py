@@ -128,3 +128,8 @@ def span_exporter() -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
     configure_telemetry("cityhub-tests", extra_processor=SimpleSpanProcessor(exporter))
     return exporter
+
+
+# Session-wide catalog, identity and people for suites on the session loop (a suite's own fixture of
+# the same name wins). Defined in their own module; registered here, where pytest loads the plugin.
+from cityhub_sdk.testing.platform import catalog, identity, people  # noqa: E402, F401

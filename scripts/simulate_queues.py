@@ -12,11 +12,11 @@ The model (one discrete-event simulation per queue, one-second steps):
 
 `make run` starts it (`run.py` adds it to the Procfile): it waits for the gateway and the demo
 credentials (.run/demo-credentials.json), imports four weeks of hourly history for the busy hours
-of queues that have none, replays the last 45 minutes so estimates exist at once, then feeds live
+of queues that have none, replays the last 15 minutes so estimates exist at once, then feeds live
 events every second through `POST /v1/staff/service-centers/{id}/queue-events` with the API key of
-a department that runs the queue. In demo mode the centres are always open: outside their real
-hours the day profile cycles once an hour. It never exits on errors (honcho would stop everything):
-it logs and retries.
+a department that runs the queue. In demo mode the centres are always open (outside their real
+hours the day profile cycles once an hour) and DEMO_LOAD times busier than the model. It never
+exits on errors (honcho would stop everything): it logs and retries.
 
 The accuracy test (services/waittimes/tests/test_accuracy.py) replays `simulate_day` per centre type.
 """
@@ -37,7 +37,10 @@ from pathlib import Path
 from typing import Any
 
 TICK_S = 1.0
-WARM_UP_S = 45 * 60
+WARM_UP_S = 15 * 60  # at DEMO_LOAD, enough served tickets for every estimate
+# The live demo city is busier than life (ten times the arrivals, with counters to match) so a
+# resident watching one centre sees its numbers move every few seconds, not every few minutes.
+DEMO_LOAD = 10
 HISTORY_DAYS = 28
 KIOSK_CUTOFF_S = 15 * 60
 
@@ -92,9 +95,9 @@ def arrivals_per_hour(profile: Profile, hours_open: float, local_hour: float) ->
     return profile.base_per_hour * (1.0 + opening + lunch)
 
 
-def planned_counters(profile: Profile, rate_per_hour: float, local_hour: float) -> int:
+def planned_counters(profile: Profile, rate_per_hour: float, local_hour: float, load: int = 1) -> int:
     needed = math.ceil(rate_per_hour * profile.service_min / 60.0 / 0.85)
-    counters = max(1, min(profile.max_counters, needed))
+    counters = max(1, min(profile.max_counters * load, needed))
     if 12.0 <= local_hour < 13.0 and counters > 1:
         counters -= 1  # lunch breaks
     return counters
@@ -130,6 +133,7 @@ class QueueSim:
     seed: int
     clock: float
     demo: bool = False  # always open: outside the hours the day profile cycles hourly
+    load: int = 1  # arrivals and counters multiplied (DEMO_LOAD in the live demo)
     rng: random.Random = field(init=False)
     waiting: list[Ticket] = field(default_factory=list)
     counters: list[Counter] = field(default_factory=list)
@@ -142,7 +146,7 @@ class QueueSim:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.counters = [Counter(str(n + 1)) for n in range(self.profile.max_counters)]
+        self.counters = [Counter(str(n + 1)) for n in range(self.profile.max_counters * self.load)]
 
     # -- the day ----------------------------------------------------------------------------
 
@@ -180,12 +184,13 @@ class QueueSim:
     def _step(self, at: float, out: list[dict[str, Any]]) -> None:
         hour = self._local_hour(at)
         is_open = self._is_open(hour)
-        rate = arrivals_per_hour(self.profile, max(0.0, hour - self.opens), hour) if is_open else 0.0
+        rate = arrivals_per_hour(self.profile, max(0.0, hour - self.opens), hour) * self.load if is_open else 0.0
         if at >= self.plan_at:
-            self.planned = planned_counters(self.profile, rate, hour) if is_open else 0
+            self.planned = planned_counters(self.profile, rate, hour, self.load) if is_open else 0
             self.plan_at = at + 1800
         self._staff(at, out)
-        kiosk_on = is_open and hour < self.closes - KIOSK_CUTOFF_S / 3600.0
+        # The always-open demo has no last-ticket cutoff: in its hourly cycle it would be a silent lull.
+        kiosk_on = is_open and (self.demo or hour < self.closes - KIOSK_CUTOFF_S / 3600.0)
         if kiosk_on and self.rng.random() < rate * TICK_S / 3600.0:
             self.issued += 1
             appointment = self.rng.random() < self.profile.appointments
@@ -349,6 +354,7 @@ def _feeds(gateway: str, keys: dict[str, str], now: float) -> list[Feed]:
                 seed=index * 100 + q_index + int(now) % 100000,
                 clock=now - WARM_UP_S,
                 demo=True,
+                load=DEMO_LOAD,
             )
             feeds.append(Feed(sim, owners[0]))
     return feeds

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import uvicorn
 from cityhub_sdk.logging import configure_logging
 from cityhub_sdk.telemetry import configure_telemetry
@@ -20,6 +22,10 @@ def main() -> None:
     # Litestar's default logging set-up replaces the root handler: ours again, so every line
     # (the access log included) is the platform's JSON with trace ids.
     configure_logging(settings.service_name, settings.log_level, json=settings.log_json)
+    # uvicorn drains on SIGTERM, then restores the handler it found and raises the signal again: with
+    # the default one the process would die there, before the lines below and the exit handlers that
+    # flush telemetry. Ignored, the drained process ends normally (status 0).
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     uvicorn.run(
         app,
         host=settings.http_host,

@@ -119,11 +119,15 @@ def _from_grpc(exc: grpc.aio.AioRpcError) -> ApiError:
     detail = (exc.details() or "") if kind in CLIENT_SAFE else ""
     if KINDS[kind].status >= 500:
         log.warning("gateway.upstream_error", code=exc.code().name)
-    return ApiError(kind, detail[:500], headers=_retry_after(exc) if kind == "too-many-requests" else None)
+    return ApiError(kind, detail[:500], headers=_retry_after(exc) if kind in HINTED_KINDS else None)
+
+
+# A service may say when to come back: a quota's reset, or a few seconds while its database is away.
+HINTED_KINDS = frozenset({"too-many-requests", "service-unavailable"})
 
 
 def _retry_after(exc: grpc.aio.AioRpcError) -> dict[str, str] | None:
-    """A service's quota says when it resets (`retry-after` trailing metadata); else the default applies."""
+    """The service's `retry-after` trailing metadata as Retry-After; without it the kind's default applies."""
     for key, value in exc.trailing_metadata() or ():
         if key == "retry-after" and isinstance(value, str) and value.isdigit():
             return {"Retry-After": value}

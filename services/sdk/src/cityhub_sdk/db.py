@@ -1,7 +1,13 @@
-"""Async database access: SQLite (WAL) by default, PostgreSQL by URL, one database per service."""
+"""Async database access: SQLite (WAL) by default, PostgreSQL by URL, one database per service.
+
+An outage of the database (no connection, a file that is gone or cannot be written) is told apart
+from every other error by `is_database_unavailable`: the SDK answers it UNAVAILABLE with a retry hint
+and takes the service out of readiness until the database answers again.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -9,7 +15,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -35,13 +41,79 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _: Any) -> None:
+class DatabaseUnavailable(Exception):
+    """The database server could not be reached at all (refused, reset, unresolvable, timed out)."""
+
+
+# SQLite's words for "the file cannot be used", as opposed to a bad statement or a missing table.
+_SQLITE_UNAVAILABLE = ("unable to open database", "readonly database", "disk i/o error")
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """True when `error` (or what caused it) means the database cannot be reached or written, not that
+    the statement was wrong: such a call may succeed once the database is back."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DatabaseUnavailable | exc.DisconnectionError | exc.InterfaceError):
+            return True
+        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, exc.OperationalError):
+            if type(current.orig).__module__.startswith("sqlite3"):
+                message = str(current.orig).lower()
+                return any(words in message for words in _SQLITE_UNAVAILABLE)
+            return True  # asyncpg: connection failures, server shutting down, statement cancelled
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _raise_unreachable(dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    """Connect as the dialect would; a socket error becomes `DatabaseUnavailable` (SQLAlchemy passes
+    driver errors through wrapped, but an OSError from the driver's connect bare, like any other bug)."""
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as error:  # TimeoutError and ConnectionRefusedError included
+        raise DatabaseUnavailable(type(error).__name__) from error
+
+
+def _on_sqlite_connect(dbapi_connection: Any, record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+    path = _sqlite_path(dbapi_connection)
+    if path is not None:
+        record.info["sqlite_file"] = (path, _file_identity(path))
+
+
+def _sqlite_path(dbapi_connection: Any) -> str | None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA database_list")
+    rows = cursor.fetchall()
+    cursor.close()
+    path = next((str(row[2]) for row in rows if row[1] == "main"), "")
+    return path or None  # "" for an in-memory database
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino)
+
+
+def _on_sqlite_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """A pooled SQLite connection keeps writing to the file it opened, even when that file was moved
+    or deleted (a volume gone, a restore): such writes would be lost. One stat per checkout notices it;
+    the pool then opens the file afresh, which fails while it is gone (`unable to open database file`)."""
+    known = record.info.get("sqlite_file")
+    if known is not None and _file_identity(known[0]) != known[1]:
+        raise exc.DisconnectionError("the SQLite database file moved or disappeared")
 
 
 def _trace_statements(engine: AsyncEngine) -> AsyncEngine:
@@ -64,8 +136,15 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         _prepare_sqlite_file(url)
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        event.listen(engine.sync_engine, "checkout", _on_sqlite_checkout)
         return _trace_statements(engine)
-    return _trace_statements(create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True))
+    # A connection attempt gives up after 5 s (asyncpg's default is 60): a call fails within the
+    # caller's deadline instead of outliving it.
+    engine = create_async_engine(
+        url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args={"timeout": 5}
+    )
+    event.listen(engine.sync_engine, "do_connect", _raise_unreachable)
+    return _trace_statements(engine)
 
 
 class Database:
@@ -99,7 +178,7 @@ class Database:
                 yield session
                 await session.commit()
             except BaseException:
-                await session.rollback()
+                await session.rollback()  # on a lost connection SQLAlchemy only discards it: the server rolls back
                 raise
         for callback in self._after_commit:
             callback()

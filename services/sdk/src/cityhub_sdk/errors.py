@@ -2,7 +2,9 @@
 
 A service raises `NotFound("report not found")` from any layer; the interceptor that the SDK
 runtime installs on every server turns it into `context.abort(NOT_FOUND, text)`. The text is
-written for clients (the gateway shows it), so it never carries internals.
+written for clients (the gateway shows it), so it never carries internals. A database outage
+(`cityhub_sdk.db.is_database_unavailable`) is not a bug: it answers UNAVAILABLE with a retry hint,
+and the server is told at once so its readiness turns NOT_SERVING.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from typing import Any
 
 import grpc
 
+from cityhub_sdk.db import is_database_unavailable
 from cityhub_sdk.logging import get_logger
 
 log = get_logger(__name__)
 RETRY_AFTER_KEY = "retry-after"  # trailing metadata: seconds until a refused call may succeed
+DATABASE_RETRY_AFTER_S = 3  # readiness is re-checked every 2 s: a retry after 3 s meets the next result
+DATABASE_UNAVAILABLE = "the service's database is unavailable; try again shortly"
 
 
 class ServiceError(Exception):
@@ -74,6 +79,7 @@ class Unavailable(ServiceError):
 
 
 Behaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+OnUnavailable = Callable[[], Awaitable[None]]  # "the database is gone": the server leaves readiness
 # A status text travels in trailing metadata; a client refuses metadata above its limit (8 KiB by
 # default) and would see RESOURCE_EXHAUSTED "received metadata size exceeds ..." instead.
 MAX_DETAIL_CHARS = 1000
@@ -105,7 +111,20 @@ async def _refuse_undecodable(request: Any, context: grpc.aio.ServicerContext) -
         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid protobuf message")
 
 
-def _mapped(behaviour: Behaviour, method: str) -> Behaviour:
+async def _abort_unavailable(
+    context: grpc.aio.ServicerContext, method: str, exc: Exception, on_unavailable: OnUnavailable | None
+) -> None:
+    log.warning("grpc.database_unavailable", method=method, error=type(exc).__name__)
+    if on_unavailable is not None:
+        await on_unavailable()
+    await context.abort(
+        grpc.StatusCode.UNAVAILABLE,
+        DATABASE_UNAVAILABLE,
+        trailing_metadata=((RETRY_AFTER_KEY, str(DATABASE_RETRY_AFTER_S)),),
+    )
+
+
+def _mapped(behaviour: Behaviour, method: str, on_unavailable: OnUnavailable | None) -> Behaviour:
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
         await _refuse_undecodable(request, context)
         try:
@@ -115,34 +134,53 @@ def _mapped(behaviour: Behaviour, method: str) -> Behaviour:
         except grpc.aio.AbortError:
             raise  # a handler's own context.abort(...)
         except Exception as exc:  # noqa: BLE001 - never send an exception's text or class to a client
+            if is_database_unavailable(exc):
+                await _abort_unavailable(context, method, exc, on_unavailable)
             log.error("grpc.unhandled_error", method=method, error=type(exc).__name__)
             await context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
     return call
 
 
-def _streamed(behaviour: Callable[[Any, grpc.aio.ServicerContext], Any]) -> Any:
-    """A server-streaming handler, an async generator or a coroutine writing with `context.write`."""
+def _streamed(
+    behaviour: Callable[[Any, grpc.aio.ServicerContext], Any], method: str, on_unavailable: OnUnavailable | None
+) -> Any:
+    """A server-streaming handler, an async generator or a coroutine writing with `context.write`;
+    a database outage answers UNAVAILABLE here too (anything else keeps grpc's own answer)."""
     if inspect.isasyncgenfunction(behaviour):
 
         async def generate(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             await _refuse_undecodable(request, context)
-            async for item in behaviour(request, context):
-                yield item
+            try:
+                async for item in behaviour(request, context):
+                    yield item
+            except Exception as exc:
+                if not is_database_unavailable(exc):
+                    raise
+                await _abort_unavailable(context, method, exc, on_unavailable)
 
         return generate
 
     async def write(request: Any, context: grpc.aio.ServicerContext) -> Any:
         await _refuse_undecodable(request, context)
-        return await behaviour(request, context)
+        try:
+            return await behaviour(request, context)
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            await _abort_unavailable(context, method, exc, on_unavailable)
 
     return write
 
 
 class ServiceErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """Maps every `ServiceError` a unary handler raises onto its status, and anything else onto a bare
-    INTERNAL (the exception is logged by class, never sent); a request that is not valid protobuf
-    answers INVALID_ARGUMENT (unary and server-streaming). Installed by `GrpcServer`."""
+    INTERNAL (the exception is logged by class, never sent); a database outage onto UNAVAILABLE with
+    `retry-after`, after awaiting `on_unavailable` (unary and server-streaming); a request that is not
+    valid protobuf answers INVALID_ARGUMENT. Installed by `GrpcServer`."""
+
+    def __init__(self, on_unavailable: OnUnavailable | None = None) -> None:
+        self.on_unavailable = on_unavailable
 
     async def intercept_service(
         self,
@@ -154,13 +192,13 @@ class ServiceErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             return handler
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _mapped(handler.unary_unary, handler_call_details.method),
+                _mapped(handler.unary_unary, handler_call_details.method, self.on_unavailable),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                _streamed(handler.unary_stream),
+                _streamed(handler.unary_stream, handler_call_details.method, self.on_unavailable),
                 request_deserializer=_tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )

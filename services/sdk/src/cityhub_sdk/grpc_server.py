@@ -5,6 +5,9 @@ Two questions, two health service names: `cityhub.liveness` answers "does this p
 SERVING from start to shutdown whatever the database or NATS do (a liveness probe that followed them
 would restart every pod during an outage); the overall "" and each service name answer "can it do
 its work?" and follow the readiness checks (database and NATS), so a load balancer skips it meanwhile.
+A call that meets a database outage turns readiness NOT_SERVING at once (`mark_unready`); the
+background probe, every `readiness_interval_s`, turns it back once every check passes again. A check
+that does not answer within `readiness_timeout_s` counts as failed, so a hanging database is seen too.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class GrpcServer:
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         max_message_bytes: int = 8 * 1024 * 1024,
         readiness_interval_s: float = 2.0,
+        readiness_timeout_s: float = 3.0,
         reflection: bool = False,
     ) -> None:
         self.host = host
@@ -49,13 +53,14 @@ class GrpcServer:
         self.service_names = list(service_names)
         self.readiness_checks = list(readiness_checks)
         self.readiness_interval_s = readiness_interval_s
+        self.readiness_timeout_s = readiness_timeout_s
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(
             interceptors=[
                 aio_server_interceptor(),  # type: ignore[no-untyped-call]
                 RpcMetricsInterceptor(),  # outside the error mapping: it sees the code the caller gets
                 *interceptors,
-                ServiceErrorInterceptor(),
+                ServiceErrorInterceptor(on_unavailable=self.mark_unready),
             ],
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
@@ -89,13 +94,27 @@ class GrpcServer:
         self._readiness_task = asyncio.create_task(self._watch_readiness(), name="grpc-readiness")
         log.info("grpc.started", address=self.address)
 
-    async def _refresh_readiness(self) -> bool:
-        results = [await check() for check in self.readiness_checks]
-        ready = all(results)
+    async def _check(self, check: ReadinessCheck) -> bool:
+        try:
+            return await asyncio.wait_for(check(), timeout=self.readiness_timeout_s)
+        except TimeoutError:
+            log.warning("grpc.readiness_check_timed_out", check=getattr(check, "__name__", "check"))
+            return False
+
+    async def _set_readiness(self, ready: bool) -> None:
         status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in ("", *self.service_names):
             await self.health.set(name, status)
+
+    async def _refresh_readiness(self) -> bool:
+        ready = all([await self._check(check) for check in self.readiness_checks])
+        await self._set_readiness(ready)
         return ready
+
+    async def mark_unready(self) -> None:
+        """A call just met a database outage: out of readiness now, not at the next probe (liveness
+        stays SERVING; the background probe brings readiness back)."""
+        await self._set_readiness(False)
 
     async def _watch_readiness(self) -> None:
         while True:

@@ -198,7 +198,7 @@ def report_form(lat: float = CENTRE[0], lon: float = CENTRE[1], **extra: str) ->
 async def start_platform(
     database_factory: DatabaseFactory, clean_nats: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[StartPlatform]:
-    """`await start_platform(identity_pausable=False, incidents={...}, **gateway_settings)`."""
+    """`await start_platform(identity_pausable=False, incidents={...}, identity={...}, **gateway_settings)`."""
     stack = AsyncExitStack()
 
     async def start(
@@ -206,6 +206,7 @@ async def start_platform(
         identity_pausable: bool = False,
         incidents: dict[str, Any] | None = None,
         notifications: dict[str, Any] | None = None,
+        identity: dict[str, Any] | None = None,
         **gateway: Any,
     ) -> Platform:
         common = {"INTERNAL_API_TOKEN": INTERNAL_TOKEN, "AUTH_REVOCATION_TTL_S": 0}
@@ -216,13 +217,18 @@ async def start_platform(
             settings = service_settings(definition.settings_type, database_url=url, nats_url=clean_nats, **env)
             return await stack.enter_async_context(running(definition, settings))
 
-        identity = await service(
-            IDENTITY, "identity", IDENTITY_KEY_ACTIVATION_DELAY_S=0, IDENTITY_KEY_CACHE_S=0, **common
+        identity_service = await service(
+            IDENTITY,
+            "identity",
+            IDENTITY_KEY_ACTIVATION_DELAY_S=0,
+            IDENTITY_KEY_CACHE_S=0,
+            **common,
+            **(identity or {}),
         )
-        identity_addr = identity.address
+        identity_addr = identity_service.address
         proxy = None
         if identity_pausable:
-            host, port = identity.address.rsplit(":", 1)
+            host, port = identity_service.address.rsplit(":", 1)
             proxy = PausableProxy(host, int(port))
             await proxy.start()
             stack.push_async_callback(proxy.close)
@@ -277,7 +283,7 @@ async def start_platform(
         app.state.stream_hub = hub
         platform = Platform(
             services={
-                "identity": identity,
+                "identity": identity_service,
                 "catalog": catalog,
                 "incidents": incidents_service,
                 "notifications": notifications_service,

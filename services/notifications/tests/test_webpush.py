@@ -98,6 +98,12 @@ class PushService:
 
 
 @pytest.fixture
+def notifications_env(notifications_env: dict[str, Any]) -> dict[str, Any]:
+    """The stand-in push service listens on loopback, which the SSRF guard refuses unless allowed."""
+    return {**notifications_env, "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32"}
+
+
+@pytest.fixture
 async def push_service() -> AsyncIterator[PushService]:
     service = PushService()
     app = web.Application()

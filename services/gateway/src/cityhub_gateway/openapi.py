@@ -27,6 +27,7 @@ from litestar.openapi.spec import (
 )
 
 from cityhub_gateway.errors import KINDS, PROBLEM_JSON, FieldError, Problem
+from cityhub_gateway.openapi_tighten import tighten
 from cityhub_gateway.policy import POLICY, PUBLIC, policy_key
 
 BEARER = "bearerAuth"
@@ -175,6 +176,7 @@ def complete_openapi(app: Litestar) -> OpenAPI:
             security = _security(roles)
             if security is not None:
                 operation.security = security
+    tighten(document)
     return document
 
 

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 import sqlalchemy as sa
 from cityhub_sdk.db import Database
 from cityhub_sdk.errors import InvalidArgument, NotFound, Unavailable
+from cityhub_sdk.outbound import BlockedTarget, OutboundPolicy, UnresolvableTarget
 from cityhub_sdk.paging import page_window
 from cityhub_sdk.tables import utcnow
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -105,6 +106,7 @@ class NotificationsService:
         self.db = db
         self.settings = settings
         self.directory = directory
+        self.outbound = OutboundPolicy(settings.outbound_allowed_networks)
 
     # --- subscriptions ---------------------------------------------------------------------------
 
@@ -228,10 +230,7 @@ class NotificationsService:
     ) -> Device:
         if platform not in ("webpush", ""):
             raise InvalidArgument("platform must be webpush")
-        parsed = urlparse(endpoint)
-        secure = parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in LOOPBACK)
-        if not secure or not parsed.netloc or len(endpoint) > 2000:
-            raise InvalidArgument("endpoint must be an https URL")
+        await self._check_endpoint(endpoint)
         if not KEY_PART.match(p256dh) or not KEY_PART.match(auth):
             raise InvalidArgument("p256dh and auth must be base64url keys")
         language = await self._language(account_id)
@@ -245,6 +244,21 @@ class NotificationsService:
             session.add(device)
             await self._ensure_preferences(session, account_id, language)
         return device
+
+    async def _check_endpoint(self, endpoint: str) -> None:
+        """An https URL (http only on loopback) of a public push service; sending checks it again."""
+        try:
+            parsed = urlparse(endpoint)
+            secure = parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in LOOPBACK)
+            if not secure or not parsed.netloc or len(endpoint) > 2000:
+                raise ValueError
+            await self.outbound.check_url_resolved(endpoint, schemes=("https", "http"))
+        except BlockedTarget as exc:
+            raise InvalidArgument("endpoint must be a public push service address, not a private one") from exc
+        except UnresolvableTarget:
+            pass  # perhaps a passing DNS failure: the send refuses it if it resolves to a private address
+        except ValueError as exc:
+            raise InvalidArgument("endpoint must be an https URL") from exc
 
     async def list_devices(self, account_id: str) -> Sequence[Device]:
         async with self.db.session() as session:

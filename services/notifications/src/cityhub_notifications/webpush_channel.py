@@ -2,6 +2,11 @@
 
 A 404/410 from the push service means the subscription is gone: the device is marked dead and,
 if no device is left, the dispatcher falls back to the next channel.
+
+Endpoints come from residents' browsers, so each send re-checks the endpoint against the SDK's
+outbound policy (resolved now: DNS may have changed since registration) and every socket is
+checked again as it connects (redirects, rebinding between check and connect). An endpoint on a
+private address is treated like a gone subscription.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import json
 from typing import Any
 
 import aiohttp
+from cityhub_sdk.outbound import BlockedTarget, OutboundPolicy
 from py_vapid import Vapid02  # type: ignore[import-untyped]
 from pywebpush import WebPushException, webpush_async  # type: ignore[import-untyped]
 
@@ -31,18 +37,25 @@ class WebPushChannel:
     name = "push"
     needs_contact = False
 
-    def __init__(self, private_key: str, subject: str, timeout_s: float) -> None:
+    def __init__(
+        self, private_key: str, subject: str, timeout_s: float, outbound: OutboundPolicy | None = None
+    ) -> None:
         self.vapid = Vapid02.from_raw(private_key.encode())
         self.subject = subject
         self.timeout_s = timeout_s
+        self.outbound = outbound or OutboundPolicy()
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                connector=aiohttp.TCPConnector(socket_factory=self.outbound.socket_factory),
+            )
         return self._session
 
     async def _push(self, target: PushTarget, payload: str, urgent: bool) -> int:
+        await self.outbound.check_url_resolved(target.endpoint, schemes=("https", "http"))
         response: Any = await webpush_async(
             subscription_info={"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}},
             data=payload,
@@ -75,8 +88,11 @@ class WebPushChannel:
                 status = await self._push(target, payload, message.urgency == URGENCY_URGENT)
             except WebPushException as exc:
                 status = exc.response.status if exc.response is not None else 0
-            except (ValueError, TypeError):
-                status = GONE[0]  # keys that cannot encrypt (not a P-256 point): the subscription is unusable
+            except (ValueError, TypeError, BlockedTarget):
+                # keys that cannot encrypt (not a P-256 point), or a private address: the subscription is unusable
+                status = GONE[0]
+            except aiohttp.ClientConnectorError as exc:
+                status = GONE[0] if isinstance(exc.os_error, BlockedTarget) else 0
             except (aiohttp.ClientError, OSError, TimeoutError):
                 status = 0
             if 200 <= status < 300:
@@ -99,4 +115,5 @@ class WebPushChannel:
 def webpush_channel(settings: NotificationsSettings, vapid_private_key: str | None) -> WebPushChannel | None:
     if not vapid_private_key:
         return None
-    return WebPushChannel(vapid_private_key, settings.vapid_subject, settings.push_timeout_s)
+    outbound = OutboundPolicy(settings.outbound_allowed_networks)
+    return WebPushChannel(vapid_private_key, settings.vapid_subject, settings.push_timeout_s, outbound)

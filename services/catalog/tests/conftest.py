@@ -97,7 +97,12 @@ async def catalog_auth(database_factory: DatabaseFactory, clean_nats: str, auth:
 
     definition = dataclasses.replace(DEFINITION, setup=setup_with_auth)
     async with start_service(
-        definition, database_factory, clean_nats, seed=_seed, REGISTRATION_CHECK_INTERVAL_S=0.2
+        definition,
+        database_factory,
+        clean_nats,
+        seed=_seed,
+        REGISTRATION_CHECK_INTERVAL_S=0.2,
+        OUTBOUND_ALLOWED_NETWORKS="127.0.0.1/32",  # the stand-in department servers listen on loopback
     ) as service:
         yield service
 

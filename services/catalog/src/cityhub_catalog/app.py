@@ -8,6 +8,7 @@ from cityhub.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from cityhub_sdk.app import ServiceContext, ServiceDefinition, ServiceParts
 from cityhub_sdk.db import Database
 from cityhub_sdk.logging import get_logger
+from cityhub_sdk.outbound import OutboundPolicy
 
 from cityhub_catalog.config import CatalogSettings
 from cityhub_catalog.health_checks import RegistrationHealthChecker
@@ -23,7 +24,11 @@ log = get_logger(__name__)
 
 async def setup(context: ServiceContext[CatalogSettings]) -> ServiceParts:
     cache = SnapshotCache(context.db, load_synonyms(DATA_DIR / "synonyms.yaml"))
-    checker = RegistrationHealthChecker(context.db, interval_s=context.settings.registration_check_interval_s)
+    checker = RegistrationHealthChecker(
+        context.db,
+        interval_s=context.settings.registration_check_interval_s,
+        outbound=OutboundPolicy(context.settings.outbound_allowed_networks),
+    )
     servicer = CatalogServicer(CatalogService(context.db, cache), checker)
 
     async def warm_cache() -> None:

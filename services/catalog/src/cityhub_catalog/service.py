@@ -22,7 +22,6 @@ from cityhub_catalog.content import content_version, service_content, service_up
 from cityhub_catalog.geo import covering_cells, search_circle
 from cityhub_catalog.models import City, CityService, Department, DepartmentRegistration, Queue, ServiceCenter
 from cityhub_catalog.repository import (
-    dao_bump_revision,
     dao_centers_in_cells,
     dao_get_center,
     dao_get_city,
@@ -34,6 +33,7 @@ from cityhub_catalog.repository import (
     dao_save_registration,
     dao_save_service,
 )
+from cityhub_catalog.revision import bump_revision
 from cityhub_catalog.snapshot import CatalogSnapshot, SnapshotCache
 
 MAX_QUERY_CHARS = 500
@@ -117,19 +117,26 @@ class CatalogService:
     async def snapshot(self) -> CatalogSnapshot:
         return await self.cache.get()
 
-    async def list_departments(self, paging: Paging) -> Page[Department]:
-        return _page((await self.cache.get()).departments, paging)
+    @staticmethod
+    def list_departments(snapshot: CatalogSnapshot, paging: Paging) -> Page[Department]:
+        return _page(snapshot.departments, paging)
 
     # -- services ---------------------------------------------------------------------------
 
-    async def list_services(
-        self, *, lang: str, paging: Paging, query: str = "", category: str = "", department: str = ""
-    ) -> tuple[CatalogSnapshot, Page[CityService]]:
-        """Services in catalog order, or ranked by relevance when `query` is set."""
+    @staticmethod
+    def list_services(
+        snapshot: CatalogSnapshot,
+        *,
+        lang: str,
+        paging: Paging,
+        query: str = "",
+        category: str = "",
+        department: str = "",
+    ) -> Page[CityService]:
+        """Services of `snapshot` in catalog order, or ranked by relevance when `query` is set."""
         if len(query) > MAX_QUERY_CHARS:
             raise InvalidArgument(f"query is longer than {MAX_QUERY_CHARS} characters")
         page_window(paging.size, paging.token)  # a bad token is refused before any search
-        snapshot = await self.cache.get()
         if query.strip():
             hits = snapshot.index.search(query, lang, limit=len(snapshot.services))
             services = [snapshot.by_slug[hit.slug] for hit in hits if hit.slug in snapshot.by_slug]
@@ -139,14 +146,14 @@ class CatalogService:
             services = [s for s in services if s.category == category]
         if department:
             services = [s for s in services if s.department == department]
-        return snapshot, _page(services, paging)
+        return _page(services, paging)
 
-    async def get_service(self, *, slug: str = "", service_code: str = "") -> tuple[CatalogSnapshot, CityService]:
-        snapshot = await self.cache.get()
+    @staticmethod
+    def get_service(snapshot: CatalogSnapshot, *, slug: str = "", service_code: str = "") -> CityService:
         service = snapshot.by_slug.get(slug) if slug else snapshot.by_code.get(service_code) if service_code else None
         if service is None:
             raise NotFound("no such service")
-        return snapshot, service
+        return service
 
     async def update_service(self, caller: Caller, slug: str, patch: ServicePatch) -> tuple[CityService, bool]:
         """Apply an edit; a real change gets a new version, a revision bump and an event, atomically."""
@@ -179,7 +186,7 @@ class CatalogService:
                 return service, False
             updated = CityService(**content, position=service.position, version=version, updated_at=utcnow())
             await dao_save_service(session, updated)
-            await dao_bump_revision(session)
+            await bump_revision(session)
             add_event(session, CATALOG_SERVICE_UPDATED, service_updated_event(updated), source="catalog")
         return updated, True
 

@@ -14,11 +14,13 @@ from cityhub_gateway.access_log import install as install_access_log
 from cityhub_gateway.api_docs import ApiReferencePlugin
 from cityhub_gateway.auth import Authenticator, provide_caller
 from cityhub_gateway.body_guard import BodyGuard
+from cityhub_gateway.cache_feed import CatalogCacheFeed
 from cityhub_gateway.clients import ServiceClients
 from cityhub_gateway.config import GatewaySettings
 from cityhub_gateway.errors import problem_details_plugin
 from cityhub_gateway.openapi import complete_openapi, openapi_config
 from cityhub_gateway.policy import policy_guard
+from cityhub_gateway.response_cache import ResponseCache
 from cityhub_gateway.routes import ROUTE_HANDLERS
 from cityhub_gateway.security_headers import security_headers
 from cityhub_gateway.stream import StreamHub
@@ -50,6 +52,20 @@ async def _stream_hub(app: Litestar, settings: GatewaySettings) -> AsyncIterator
         yield
     finally:
         await hub.close()
+
+
+@asynccontextmanager
+async def _catalog_cache_feed(app: Litestar, settings: GatewaySettings) -> AsyncIterator[None]:
+    """The catalog's revision events for its answers cache, when NATS_URL is set (else TTL only)."""
+    if not settings.nats_url:
+        yield
+        return
+    feed = CatalogCacheFeed(app.state.catalog_cache, settings.nats_url)
+    try:
+        await feed.start()
+        yield
+    finally:
+        await feed.close()
 
 
 @asynccontextmanager
@@ -92,6 +108,7 @@ def create_app(settings: GatewaySettings, clients: ServiceClients | None = None)
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with (
             _stream_hub(app, settings),
+            _catalog_cache_feed(app, settings),
             _service_clients(app, settings, clients) as connected,
             _waittimes_projection(app, settings, connected),
         ):
@@ -100,7 +117,15 @@ def create_app(settings: GatewaySettings, clients: ServiceClients | None = None)
     app = Litestar(
         route_handlers=ROUTE_HANDLERS,
         lifespan=[lifespan],
-        state=State({"settings": settings, "clients": clients}),
+        state=State(
+            {
+                "settings": settings,
+                "clients": clients,
+                "catalog_cache": ResponseCache(
+                    ttl_s=settings.catalog_cache_ttl_s, fallback_ttl_s=settings.catalog_cache_fallback_ttl_s
+                ),
+            }
+        ),
         guards=[policy_guard],
         middleware=[trace_id_header, security_headers, BodyGuard(settings.max_body_bytes)],
         dependencies={

@@ -3,13 +3,16 @@ city's facts (time zone, contact, Open311 jurisdiction) for any gateway module.
 
 Catalog reads are public and cacheable: every answer carries a strong ETag (a hash of the body),
 `Cache-Control: public, max-age=300` and `Vary: Accept-Language`; `If-None-Match` gets a 304.
+They are the same for every caller at one catalog revision, so the gateway keeps them in memory
+(`response_cache.py`, invalidated by the catalog's revision events): lists and pages as encoded
+bodies with their ETag, centres as values, their live wait times merged per request.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 import weakref
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated, Any, TypeVar, cast
 
 import msgspec
@@ -24,6 +27,7 @@ from cityhub_gateway.catalog_schemas import (
     CityOut,
     DepartmentsOut,
     Language,
+    ServiceCenterOut,
     ServiceCentersOut,
     ServiceOut,
     ServicesOut,
@@ -43,6 +47,7 @@ from cityhub_gateway.params import (
     PageSize,
     PageToken,
 )
+from cityhub_gateway.response_cache import CACHE_CONTROL, EncodedAnswer, ResponseCache, etag_matches, strong_etag
 from cityhub_gateway.waittimes import center_waits, live_cache
 from cityhub_gateway.waittimes_schemas import (
     ServiceCentersWithWaitOut,
@@ -51,7 +56,6 @@ from cityhub_gateway.waittimes_schemas import (
     with_wait,
 )
 
-CACHE_CONTROL = "public, max-age=300"
 CITY_TTL_S = 60.0  # the city's facts change rarely; a minute-old copy is fine everywhere
 CENTER_MAX_RADIUS_M = 50_000.0  # the catalog's own limit for a centre search
 T = TypeVar("T")
@@ -95,23 +99,38 @@ async def get_city(clients: ServiceClients, lang: str = DEFAULT_LANGUAGE) -> cat
 
 
 def _etag(payload: Any) -> str:
-    return '"' + hashlib.sha256(msgspec.json.encode(payload)).hexdigest()[:32] + '"'
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in candidates or etag in candidates
+    return strong_etag(msgspec.json.encode(payload))
 
 
 def cacheable(request: Request[Any, Any, Any], payload: T, *, media_type: str = "application/json") -> Response[T]:
     """The payload with ETag/Cache-Control/Vary, or an empty 304 when the client's copy is current."""
     etag = _etag(payload)
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Accept-Language"}
-    if _matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(content=None, status_code=304, headers=headers)  # type: ignore[arg-type]
     return Response(content=payload, headers=headers, media_type=media_type)
+
+
+def catalog_cache(request: Request[Any, Any, Any]) -> ResponseCache:
+    cache: ResponseCache = request.app.state.catalog_cache
+    return cache
+
+
+async def cached_answer(
+    request: Request[Any, Any, Any],
+    key: Hashable,
+    build: Callable[[], Awaitable[tuple[Any, int]]],
+    *,
+    media_type: str = "application/json",
+) -> Response[Any]:
+    """The catalog answer for `key`, encoded once per revision: `build()` gives (payload, revision)."""
+
+    async def encoded() -> tuple[EncodedAnswer, int]:
+        payload, revision = await build()
+        return EncodedAnswer.of(payload, media_type), revision
+
+    answer = await catalog_cache(request).get_or_fetch(key, encoded)
+    return answer.response(request.headers.get("if-none-match"))
 
 
 def _language(lang: str | None, accept_language: str | None) -> Language:
@@ -136,17 +155,21 @@ class DepartmentController(Controller):
         page_token: PageToken = None,
     ) -> Response[DepartmentsOut]:
         language = _language(lang, accept_language)
-        response = await clients.catalog.ListDepartments(
-            catalog_pb2.ListDepartmentsRequest(lang=language, page_size=page_size or 0, page_token=page_token or "")
-        )
-        out = DepartmentsOut(
-            items=[department_out(d) for d in response.departments],
-            lang=language,
-            rtl=is_rtl(language),
-            total=response.total_size,
-            next_page_token=response.next_page_token or None,
-        )
-        return cacheable(request, out)
+
+        async def build() -> tuple[DepartmentsOut, int]:
+            response = await clients.catalog.ListDepartments(
+                catalog_pb2.ListDepartmentsRequest(lang=language, page_size=page_size or 0, page_token=page_token or "")
+            )
+            out = DepartmentsOut(
+                items=[department_out(d) for d in response.departments],
+                lang=language,
+                rtl=is_rtl(language),
+                total=response.total_size,
+                next_page_token=response.next_page_token or None,
+            )
+            return out, response.revision
+
+        return await cached_answer(request, ("departments", language, page_size, page_token), build)
 
 
 class ServiceController(Controller):
@@ -172,24 +195,29 @@ class ServiceController(Controller):
         page_token: PageToken = None,
     ) -> Response[ServicesOut]:
         language = _language(lang, accept_language)
-        response = await clients.catalog.ListServices(
-            catalog_pb2.ListServicesRequest(
-                lang=language,
-                query=q or "",
-                category=category or "",
-                department=department or "",
-                page_size=page_size or 0,
-                page_token=page_token or "",
+
+        async def build() -> tuple[ServicesOut, int]:
+            response = await clients.catalog.ListServices(
+                catalog_pb2.ListServicesRequest(
+                    lang=language,
+                    query=q or "",
+                    category=category or "",
+                    department=department or "",
+                    page_size=page_size or 0,
+                    page_token=page_token or "",
+                )
             )
-        )
-        out = ServicesOut(
-            items=[service_out(s) for s in response.services],
-            lang=language,
-            rtl=is_rtl(language),
-            total=response.total_size,
-            next_page_token=response.next_page_token or None,
-        )
-        return cacheable(request, out)
+            out = ServicesOut(
+                items=[service_out(s) for s in response.services],
+                lang=language,
+                rtl=is_rtl(language),
+                total=response.total_size,
+                next_page_token=response.next_page_token or None,
+            )
+            return out, response.revision
+
+        key = ("services", language, q, category, department, page_size, page_token)
+        return await cached_answer(request, key, build)
 
     @get(
         "/{slug:str}",
@@ -206,8 +234,12 @@ class ServiceController(Controller):
         accept_language: AcceptLanguage = None,
     ) -> Response[ServiceOut]:
         language = _language(lang, accept_language)
-        response = await clients.catalog.GetService(catalog_pb2.GetServiceRequest(lang=language, slug=slug))
-        return cacheable(request, service_out(response.service))
+
+        async def build() -> tuple[ServiceOut, int]:
+            response = await clients.catalog.GetService(catalog_pb2.GetServiceRequest(lang=language, slug=slug))
+            return service_out(response.service), response.revision
+
+        return await cached_answer(request, ("service", language, slug), build)
 
 
 class ServiceCenterController(Controller):
@@ -237,25 +269,31 @@ class ServiceCenterController(Controller):
             raise invalid("lat", "lat, lon and radius_m must be given together")
         near = lat is not None and lon is not None
         language = _language(lang, accept_language)
-        response = await clients.catalog.ListServiceCenters(
-            catalog_pb2.ListServiceCentersRequest(
-                lang=language,
-                near=near,
-                lat=lat or 0.0,
-                lon=lon or 0.0,
-                radius_m=radius_m or 5000.0,
-                service=service or "",
-                page_size=page_size or 0,
-                page_token=page_token or "",
+
+        async def build() -> tuple[ServiceCentersOut, int]:
+            response = await clients.catalog.ListServiceCenters(
+                catalog_pb2.ListServiceCentersRequest(
+                    lang=language,
+                    near=near,
+                    lat=lat or 0.0,
+                    lon=lon or 0.0,
+                    radius_m=radius_m or 5000.0,
+                    service=service or "",
+                    page_size=page_size or 0,
+                    page_token=page_token or "",
+                )
             )
-        )
-        out = ServiceCentersOut(
-            items=[center_out(c, near=near) for c in response.centers],
-            lang=language,
-            rtl=is_rtl(language),
-            total=response.total_size,
-            next_page_token=response.next_page_token or None,
-        )
+            out = ServiceCentersOut(
+                items=[center_out(c, near=near) for c in response.centers],
+                lang=language,
+                rtl=is_rtl(language),
+                total=response.total_size,
+                next_page_token=response.next_page_token or None,
+            )
+            return out, response.revision
+
+        key = ("centers", language, lat, lon, radius_m, service, page_size, page_token)
+        out = await catalog_cache(request).get_or_fetch(key, build)
         waits = await center_waits(request.app.state, clients, [c.id for c in out.items])
         return live_cache(cacheable(request, centers_with_wait(out, waits)), bool(waits))
 
@@ -274,11 +312,16 @@ class ServiceCenterController(Controller):
         accept_language: AcceptLanguage = None,
     ) -> Response[ServiceCenterWithWaitOut]:
         language = _language(lang, accept_language)
-        response = await clients.catalog.GetServiceCenter(
-            catalog_pb2.GetServiceCenterRequest(lang=language, id=center_id)
-        )
-        waits = await center_waits(request.app.state, clients, [response.center.id])
-        center = with_wait(center_out(response.center, near=False), waits.get(response.center.id))
+
+        async def build() -> tuple[ServiceCenterOut, int]:
+            response = await clients.catalog.GetServiceCenter(
+                catalog_pb2.GetServiceCenterRequest(lang=language, id=center_id)
+            )
+            return center_out(response.center, near=False), response.revision
+
+        found = await catalog_cache(request).get_or_fetch(("center", language, center_id), build)
+        waits = await center_waits(request.app.state, clients, [found.id])
+        center = with_wait(found, waits.get(found.id))
         return live_cache(cacheable(request, center), bool(waits))
 
 

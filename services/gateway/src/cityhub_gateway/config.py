@@ -43,14 +43,22 @@ class GatewaySettings(BaseSettings):
     max_streams_per_resident: int = Field(default=5, validation_alias="MAX_STREAMS_PER_RESIDENT")
     revocation_max_stale_s: float = Field(default=60.0, validation_alias="AUTH_REVOCATION_MAX_STALE_S")
     # Client addresses: X-Forwarded-For is read only from these networks (comma-separated CIDRs; none by default).
-    trusted_proxies: str = Field(default="", validation_alias="TRUSTED_PROXIES")
+    # Production must say which (k8s: the ingress controller's pod network; empty = reached directly).
+    trusted_proxies: str = Field(default="", validation_alias="TRUSTED_PROXIES", json_schema_extra={"production": True})
     # The public URL of this API (Open311 discovery, media links); never taken from the Host header.
-    public_base_url: str | None = Field(default=None, validation_alias="PUBLIC_BASE_URL")
+    public_base_url: str | None = Field(
+        default=None, validation_alias="PUBLIC_BASE_URL", json_schema_extra={"production": True}
+    )
     cors_allow_origins: list[str] = Field(
         default=["*"], validation_alias="CORS_ALLOW_ORIGINS", json_schema_extra={"production": True}
     )
     max_body_bytes: int = Field(default=6 * 1024 * 1024, validation_alias="MAX_BODY_BYTES")
     grpc_timeout_s: float = Field(default=5.0, validation_alias="GRPC_TIMEOUT_S")
+    # Catalog answers kept in memory (response_cache.py): at most CATALOG_CACHE_TTL_S while the
+    # catalog's revision events are followed on NATS, at most CATALOG_CACHE_FALLBACK_TTL_S while they are
+    # not (no NATS_URL, NATS down); 0 keeps nothing.
+    catalog_cache_ttl_s: float = Field(default=60.0, ge=0.0, validation_alias="CATALOG_CACHE_TTL_S")
+    catalog_cache_fallback_ttl_s: float = Field(default=1.0, ge=0.0, validation_alias="CATALOG_CACHE_FALLBACK_TTL_S")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_json: bool = Field(default=True, validation_alias="LOG_JSON")
 

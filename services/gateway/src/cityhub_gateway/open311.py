@@ -6,6 +6,8 @@ lists with the spec's datatypes and values. Texts follow `lang` / Accept-Languag
 extension: the spec has no language parameter), English by default. The contact and the
 jurisdiction are the city's, from catalog. Errors are the spec's error list, in the format of
 the request's extension. JSON answers are typed Structs; each `.xml` twin renders the same values.
+The service list and definitions are catalog answers: kept encoded per catalog revision
+(`catalog.cached_answer`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from litestar.di import NamedDependency
 from litestar.params import Parameter, QueryParameter
 from litestar.types import ControllerRouterHandler
 
-from cityhub_gateway.catalog import cacheable, get_city
+from cityhub_gateway.catalog import cacheable, cached_answer, get_city
 from cityhub_gateway.clients import ServiceClients
 from cityhub_gateway.open311_format import (
     MEDIA_TYPES,
@@ -86,18 +88,21 @@ def contact_line(city: catalog_pb2.City) -> str:
     return ", ".join(part for part in (city.name, city.contact_phone, city.contact_email) if part)
 
 
-async def _request_services(clients: ServiceClients, lang: str) -> list[catalog_pb2.Service]:
-    """Every service that takes reports or requests, in catalog order (all pages)."""
+async def _request_services(clients: ServiceClients, lang: str) -> tuple[list[catalog_pb2.Service], int]:
+    """Every service that takes reports or requests, in catalog order (all pages), and the oldest
+    revision a page was read at (the whole list is no newer than that)."""
     services: list[catalog_pb2.Service] = []
     token = ""
+    revision: int | None = None
     while True:
         page = await clients.catalog.ListServices(
             catalog_pb2.ListServicesRequest(lang=lang, page_size=100, page_token=token)
         )
         services.extend(s for s in page.services if s.takes_reports or s.takes_requests)
+        revision = page.revision if revision is None else min(revision, page.revision)
         token = page.next_page_token
         if not token:
-            return services
+            return services, revision
 
 
 def _code_from(file: str, fmt: Format) -> str:
@@ -107,9 +112,12 @@ def _code_from(file: str, fmt: Format) -> str:
     return file[: -len(suffix)]
 
 
+def _xml_text(payload: msgspec.Struct | list[Any], *, root: str) -> str:
+    return to_xml(msgspec.to_builtins(payload), root=root).decode("utf-8")
+
+
 def _xml(request: Request[Any, Any, Any], payload: msgspec.Struct | list[Any], *, root: str) -> Response[Any]:
-    body = to_xml(msgspec.to_builtins(payload), root=root).decode("utf-8")
-    return cacheable(request, body, media_type=MEDIA_TYPES["xml"])
+    return cacheable(request, _xml_text(payload, root=root), media_type=MEDIA_TYPES["xml"])
 
 
 async def _discovery(request: Request[Any, Any, Any], clients: ServiceClients) -> Open311DiscoveryOut:
@@ -130,10 +138,23 @@ async def _discovery(request: Request[Any, Any, Any], clients: ServiceClients) -
 
 
 async def _services(
-    clients: ServiceClients, jurisdiction_id: str | None, lang: str | None, accept_language: str | None
-) -> list[Open311ServiceOut]:
+    request: Request[Any, Any, Any],
+    clients: ServiceClients,
+    fmt: Format,
+    jurisdiction_id: str | None,
+    lang: str | None,
+    accept_language: str | None,
+) -> Response[Any]:
+    """The service list in `fmt`, encoded once per catalog revision and language."""
     await check_jurisdiction(clients, jurisdiction_id)
-    return [service_item(s) for s in await _request_services(clients, negotiate(lang, accept_language))]
+    language = negotiate(lang, accept_language)
+
+    async def build() -> tuple[list[Open311ServiceOut] | str, int]:
+        services, revision = await _request_services(clients, language)
+        items = [service_item(s) for s in services]
+        return (_xml_text(items, root="services") if fmt == "xml" else items), revision
+
+    return await cached_answer(request, ("open311-services", fmt, language), build, media_type=MEDIA_TYPES[fmt])
 
 
 class Open311Controller(Controller):
@@ -168,8 +189,7 @@ class Open311Controller(Controller):
         lang: LangQuery = None,
         accept_language: AcceptLanguage = None,
     ) -> Response[list[Open311ServiceOut]]:
-        services = await _services(clients, jurisdiction_id, lang, accept_language)
-        return cacheable(request, services, media_type=MEDIA_TYPES["json"])
+        return await _services(request, clients, "json", jurisdiction_id, lang, accept_language)
 
     @get(
         "/services.xml",
@@ -186,7 +206,7 @@ class Open311Controller(Controller):
         lang: LangQuery = None,
         accept_language: AcceptLanguage = None,
     ) -> Response[str]:
-        return _xml(request, await _services(clients, jurisdiction_id, lang, accept_language), root="services")
+        return await _services(request, clients, "xml", jurisdiction_id, lang, accept_language)
 
     @get(
         "/services/{file:str}",
@@ -207,16 +227,18 @@ class Open311Controller(Controller):
         fmt = format_of(request)
         code = _code_from(file, fmt)
         await check_jurisdiction(clients, jurisdiction_id)
-        response = await clients.catalog.GetService(
-            catalog_pb2.GetServiceRequest(lang=negotiate(lang, accept_language), service_code=code)
-        )
-        service = response.service
-        if not (service.takes_reports or service.takes_requests):
-            raise Open311Error(404, "service_code not found")
-        definition = definition_item(service)
-        if fmt == "xml":
-            return _xml(request, definition, root="service_definition")
-        return cacheable(request, definition, media_type=MEDIA_TYPES["json"])
+        language = negotiate(lang, accept_language)
+
+        async def build() -> tuple[Open311DefinitionOut | str, int]:
+            response = await clients.catalog.GetService(catalog_pb2.GetServiceRequest(lang=language, service_code=code))
+            service = response.service
+            if not (service.takes_reports or service.takes_requests):
+                raise Open311Error(404, "service_code not found")
+            definition = definition_item(service)
+            return (_xml_text(definition, root="service_definition") if fmt == "xml" else definition), response.revision
+
+        key = ("open311-definition", fmt, language, code)
+        return await cached_answer(request, key, build, media_type=MEDIA_TYPES[fmt])
 
 
 OPEN311_ROUTES: list[ControllerRouterHandler] = [Open311Controller]

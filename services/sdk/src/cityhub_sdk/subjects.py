@@ -33,6 +33,7 @@ SUBJECTS: dict[str, Subject] = {}
 IDENTITY_ACCOUNT_DELETED = _subject("cityhub.identity.account.deleted", "cityhub.identity.v1.AccountDeleted")
 # catalog
 CATALOG_SERVICE_UPDATED = _subject("cityhub.catalog.service.updated", "cityhub.catalog.v1.ServiceUpdated")
+CATALOG_REVISION_CHANGED = _subject("cityhub.catalog.revision.changed", "cityhub.catalog.v1.RevisionChanged")
 # incidents
 INCIDENTS_REPORT_CREATED = _subject("cityhub.incidents.report.created", "cityhub.incidents.v1.ReportCreated")
 INCIDENTS_REPORT_STATUS_CHANGED = _subject(

@@ -381,9 +381,12 @@ class ListDepartmentsResponse(_message.Message):
     LANG_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
     lang: _builtins.str
     next_page_token: _builtins.str
     total_size: _builtins.int
+    revision: _builtins.int
+    """The catalog revision the answer was read at (never newer than its content): caches key on it."""
     @_builtins.property
     def departments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Department]: ...
     def __init__(
@@ -393,10 +396,11 @@ class ListDepartmentsResponse(_message.Message):
         lang: _builtins.str = ...,
         next_page_token: _builtins.str = ...,
         total_size: _builtins.int = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["departments", b"departments", "lang", b"lang", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["departments", b"departments", "lang", b"lang", "next_page_token", b"next_page_token", "revision", b"revision", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -446,9 +450,12 @@ class ListServicesResponse(_message.Message):
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     TOTAL_SIZE_FIELD_NUMBER: _builtins.int
     LANG_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     total_size: _builtins.int
     lang: _builtins.str
+    revision: _builtins.int
+    """The catalog revision the answer was read at (never newer than its content): caches key on it."""
     @_builtins.property
     def services(self) -> _containers.RepeatedCompositeFieldContainer[Global___Service]: ...
     def __init__(
@@ -458,10 +465,11 @@ class ListServicesResponse(_message.Message):
         next_page_token: _builtins.str = ...,
         total_size: _builtins.int = ...,
         lang: _builtins.str = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lang", b"lang", "next_page_token", b"next_page_token", "services", b"services", "total_size", b"total_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lang", b"lang", "next_page_token", b"next_page_token", "revision", b"revision", "services", b"services", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -499,16 +507,20 @@ class GetServiceResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SERVICE_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    """The catalog revision the answer was read at (never newer than its content): caches key on it."""
     @_builtins.property
     def service(self) -> Global___Service: ...
     def __init__(
         self,
         *,
         service: Global___Service | None = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["service", b"service"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["service", b"service"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["revision", b"revision", "service", b"service"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -563,8 +575,11 @@ class ListServiceCentersResponse(_message.Message):
     CENTERS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     TOTAL_SIZE_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
     total_size: _builtins.int
+    revision: _builtins.int
+    """The catalog revision the answer was read at (never newer than its content): caches key on it."""
     @_builtins.property
     def centers(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceCenter]: ...
     def __init__(
@@ -573,10 +588,11 @@ class ListServiceCentersResponse(_message.Message):
         centers: _abc.Iterable[Global___ServiceCenter] | None = ...,
         next_page_token: _builtins.str = ...,
         total_size: _builtins.int = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["centers", b"centers", "next_page_token", b"next_page_token", "total_size", b"total_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["centers", b"centers", "next_page_token", b"next_page_token", "revision", b"revision", "total_size", b"total_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -609,16 +625,20 @@ class GetServiceCenterResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CENTER_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    """The catalog revision the answer was read at (never newer than its content): caches key on it."""
     @_builtins.property
     def center(self) -> Global___ServiceCenter: ...
     def __init__(
         self,
         *,
         center: Global___ServiceCenter | None = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["center", b"center"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["center", b"center"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["center", b"center", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -721,16 +741,20 @@ class GetCityResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CITY_FIELD_NUMBER: _builtins.int
+    REVISION_FIELD_NUMBER: _builtins.int
+    revision: _builtins.int
+    """The catalog revision the answer was read at (never newer than its content): caches key on it."""
     @_builtins.property
     def city(self) -> Global___City: ...
     def __init__(
         self,
         *,
         city: Global___City | None = ...,
+        revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["city", b"city"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["city", b"city"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["city", b"city", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ityhub/catalog/v1/events.proto\x12\x12\x63ityhub.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x01\n\x0eServiceUpdated\x12\x0c\n\x04slug\x18\x01 \x01(\t\x12\x14\n\x0cservice_code\x18\x02 \x01(\t\x12\x12\n\ndepartment\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x15\n\rtakes_reports\x18\x05 \x01(\x08\x12\x17\n\x0freport_radius_m\x18\x06 \x01(\x05\x12\x0f\n\x07version\x18\x07 \x01(\t\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63ityhub/catalog/v1/events.proto\x12\x12\x63ityhub.catalog.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcb\x01\n\x0eServiceUpdated\x12\x0c\n\x04slug\x18\x01 \x01(\t\x12\x14\n\x0cservice_code\x18\x02 \x01(\t\x12\x12\n\ndepartment\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x15\n\rtakes_reports\x18\x05 \x01(\x08\x12\x17\n\x0freport_radius_m\x18\x06 \x01(\x05\x12\x0f\n\x07version\x18\x07 \x01(\t\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"S\n\x0fRevisionChanged\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12.\n\nchanged_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,4 +34,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SERVICEUPDATED']._serialized_start=89
   _globals['_SERVICEUPDATED']._serialized_end=292
+  _globals['_REVISIONCHANGED']._serialized_start=294
+  _globals['_REVISIONCHANGED']._serialized_end=377
 # @@protoc_insertion_point(module_scope)

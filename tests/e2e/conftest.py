@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,8 +282,9 @@ class MakeRun:
                 self.process.wait()
 
 
-def start_make_run(workdir: Path) -> MakeRun:
-    """Starts scripts/run.py on free ports with `workdir/run` as its run directory (not yet up)."""
+def start_make_run(workdir: Path, extra_env: Mapping[str, str] | None = None) -> MakeRun:
+    """Starts scripts/run.py on free ports with `workdir/run` as its run directory (not yet up);
+    `extra_env` may only hold variables the README documents (e.g. OTEL_EXPORTER_OTLP_ENDPOINT)."""
     ports: set[int] = set()
     while len(ports) < 2 + len(MAKE_RUN_SERVICES):  # distinct: a repeat would make run.py refuse to start
         ports.add(free_port())
@@ -293,22 +294,10 @@ def start_make_run(workdir: Path) -> MakeRun:
     with log_path.open("wb") as log:  # a file, not a pipe: nobody reads a pipe while it runs
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "run.py")],
-            env=newcomer_env(run_dir, http_port, nats_port, service_ports),
+            env={**newcomer_env(run_dir, http_port, nats_port, service_ports), **(extra_env or {})},
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     return MakeRun(process=process, run_dir=run_dir, log_path=log_path, base_url=f"http://127.0.0.1:{http_port}")
-
-
-@pytest.fixture(scope="session")
-def make_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeRun]:
-    """One `make run` platform, healthy and seeded, shared by the tests that only use it."""
-    run = start_make_run(tmp_path_factory.mktemp("make-run"))
-    try:
-        run.wait_healthy()
-        run.wait_seeded()
-        yield run
-    finally:
-        run.stop()

@@ -14,28 +14,18 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from concurrent import futures
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-import grpc
 import httpx
 import pytest
 import yaml
-from cityhub_sdk.testing import free_port
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import MAKE_RUN_SERVICES, ROOT, MakeRun, newcomer_env
+from .conftest import ROOT, MakeRun
+from .otlp import ReceivedSpan, Receiver, attribute_text, value_text
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -46,110 +36,28 @@ CANARY_PHONE = "+1 206 555 0187"
 METRICS_LINE = re.compile(r"^\s*Metrics\s+(\S+)\s+(http://127\.0\.0\.1:\d+/metrics)\s*$", re.MULTILINE)
 
 
-# --- an OTLP/gRPC receiver --------------------------------------------------------------------
-
-
-@dataclass
-class ReceivedSpan:
-    service: str
-    span: trace_pb2.Span
-
-
-@dataclass
-class Receiver:
-    spans: list[ReceivedSpan] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def snapshot(self) -> list[ReceivedSpan]:
-        with self.lock:
-            return list(self.spans)
-
-
-class TraceSink(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self, receiver: Receiver) -> None:
-        self.receiver = receiver
-
-    def Export(self, request: Any, context: Any) -> Any:
-        with self.receiver.lock:
-            for resource_spans in request.resource_spans:
-                service = _attribute(resource_spans.resource.attributes, "service.name")
-                for scope_spans in resource_spans.scope_spans:
-                    self.receiver.spans.extend(ReceivedSpan(service, span) for span in scope_spans.spans)
-        return trace_service_pb2.ExportTraceServiceResponse()
-
-
-class MetricsSink(metrics_service_pb2_grpc.MetricsServiceServicer):
-    """Metrics go out by OTLP too; accepted so the exporters have somewhere to send them."""
-
-    def Export(self, request: Any, context: Any) -> Any:
-        return metrics_service_pb2.ExportMetricsServiceResponse()
-
-
-def _value(value: common_pb2.AnyValue) -> str:
-    kind = value.WhichOneof("value")
-    if kind == "array_value":
-        return ",".join(_value(item) for item in value.array_value.values)
-    if kind == "kvlist_value":
-        return ",".join(f"{kv.key}={_value(kv.value)}" for kv in value.kvlist_value.values)
-    return str(getattr(value, kind)) if kind else ""
-
-
-def _attribute(attributes: Any, key: str) -> str:
-    return next((_value(kv.value) for kv in attributes if kv.key == key), "")
-
-
 def span_text(span: trace_pb2.Span) -> str:
     """Everything a span carries as text: name, attributes, events and their attributes, status."""
     parts = [span.name, span.status.message]
-    parts += [f"{kv.key}={_value(kv.value)}" for kv in span.attributes]
+    parts += [f"{kv.key}={value_text(kv.value)}" for kv in span.attributes]
     for event in span.events:
         parts.append(event.name)
-        parts += [f"{kv.key}={_value(kv.value)}" for kv in event.attributes]
+        parts += [f"{kv.key}={value_text(kv.value)}" for kv in event.attributes]
     return "\n".join(parts)
 
 
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[tuple[Receiver, int]]:
-    sink = Receiver()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceSink(sink), server)
-    metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(MetricsSink(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield sink, port
-    server.stop(grace=None)
+def receiver(otlp_receiver: tuple[Receiver, int]) -> tuple[Receiver, int]:
+    return otlp_receiver
 
 
 # --- `make run` with the OTLP endpoint set, as the README tells a user to ---------------------
 
 
 @pytest.fixture(scope="module")
-def traced_run(tmp_path_factory: pytest.TempPathFactory, receiver: tuple[Receiver, int]) -> Iterator[MakeRun]:
-    _, otlp_port = receiver
-    workdir = tmp_path_factory.mktemp("make-run-traced")
-    ports: set[int] = set()
-    while len(ports) < 2 + len(MAKE_RUN_SERVICES):
-        ports.add(free_port())
-    http_port, nats_port, *service_ports = sorted(ports)
-    env = newcomer_env(workdir / "run", http_port, nats_port, service_ports)
-    env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{otlp_port}"
-    log_path = workdir / "make-run.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "run.py")],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    run = MakeRun(process=process, run_dir=workdir / "run", log_path=log_path, base_url=f"http://127.0.0.1:{http_port}")
-    try:
-        run.wait_healthy()
-        run.wait_seeded()
-        yield run
-    finally:
-        run.stop()
+def traced_run(make_run: MakeRun) -> MakeRun:
+    """The session's `make run`: it is started with OTEL_EXPORTER_OTLP_ENDPOINT at `otlp_receiver`."""
+    return make_run
 
 
 def admin_urls(run: MakeRun, timeout_s: float = 60.0) -> dict[str, str]:
@@ -317,7 +225,7 @@ def test_one_report_is_one_trace_across_gateway_incidents_nats_notifications_and
     assert consume, "the notifications consumer is not a child of the incidents publish"
 
     def statements(service: str) -> list[trace_pb2.Span]:
-        return [r.span for r in spans if r.service == service and _attribute(r.span.attributes, "db.system")]
+        return [r.span for r in spans if r.service == service and attribute_text(r.span.attributes, "db.system")]
 
     assert statements("incidents"), "no database span from incidents in the trace"
     assert statements("notifications"), "no database span from notifications in the trace"

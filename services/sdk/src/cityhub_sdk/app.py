@@ -26,7 +26,7 @@ from cityhub_sdk.db import Database
 from cityhub_sdk.grpc_server import GrpcServer, Registration
 from cityhub_sdk.logging import configure_logging, get_logger
 from cityhub_sdk.metrics import MetricsServer, serve_metrics
-from cityhub_sdk.migrations import upgrade
+from cityhub_sdk.migrations import upgrade, upgrade_async
 from cityhub_sdk.outbox import OutboxRelay
 from cityhub_sdk.settings import ServiceSettings
 from cityhub_sdk.telemetry import configure_telemetry, shutdown_telemetry
@@ -157,6 +157,14 @@ class RunningService(Generic[S]):
             for hook in self.parts.on_stop:
                 await hook()
         await self.relay.stop()
+        # The calls drained above may have committed after the relay's last round: publish what they
+        # committed now, not at the next start (a bus that is down leaves it for then, as before).
+        try:
+            async with asyncio.timeout(10):
+                while self.bus.is_connected and await self.relay.relay_once() >= self.relay.batch:
+                    pass
+        except Exception as exc:  # noqa: BLE001 - whatever is left goes out at the next start
+            log.warning("service.outbox_flush_failed", error=type(exc).__name__)
         if self.identity is not None:
             await self.identity.close()
         await self.bus.close()
@@ -187,8 +195,26 @@ async def serve(definition: ServiceDefinition[S], settings: S) -> None:
         log.info("service.stopping", service=settings.service_name)
 
 
+async def _migrate_seed_serve(definition: ServiceDefinition[S], settings: S) -> None:
+    """`serve` for `make run`: migrations (MIGRATE_ON_START) and seed (SEED_ON_START) in this process
+    before the port opens, so no process is started only to migrate or seed and exit."""
+    if settings.migrate_on_start:
+        await upgrade_async(definition.migrations, settings.database_url)
+        log.info("service.migrated", service=settings.service_name)
+    seed = definition.commands.get("seed")
+    if settings.seed_on_start and seed is not None:
+        await seed(settings)
+        log.info("service.seeded", service=settings.service_name)
+    await serve(definition, settings)
+
+
 def main(definition: ServiceDefinition[S], argv: Sequence[str] | None = None) -> None:
-    """`python -m cityhub_<name> [serve|migrate|<command>]`."""
+    """`python -m cityhub_<name> [serve|migrate|<command>]`.
+
+    `serve` migrates first when MIGRATE_ON_START is set and then runs the `seed` command (if the
+    service has one) when SEED_ON_START is set, both before its port opens; `make run` sets both.
+    Kubernetes and compose leave them off and run `migrate` as a step of its own before `serve`.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     command = args[0] if args else "serve"
     settings = definition.settings_type()
@@ -200,7 +226,7 @@ def main(definition: ServiceDefinition[S], argv: Sequence[str] | None = None) ->
     configure_telemetry(settings.service_name)
     try:
         if command == "serve":
-            asyncio.run(serve(definition, settings))
+            asyncio.run(_migrate_seed_serve(definition, settings))
         elif command in definition.commands:
             asyncio.run(definition.commands[command](settings))
         else:

@@ -43,6 +43,14 @@ class ServiceSettings(BaseSettings):
     metrics_port: int | None = Field(default=None, ge=0, le=65535, validation_alias="METRICS_PORT")
     metrics_host: str = Field(default="127.0.0.1", validation_alias="METRICS_HOST")
     consumer_lag_interval_s: float = Field(default=15.0, gt=0, validation_alias="CONSUMER_LAG_INTERVAL_S")
+    # `serve` brings its database to head (under the migration lock) and runs its `seed` command in
+    # its own process before its port opens: `make run` sets both. Off by default: Kubernetes and
+    # compose migrate in a separate step first, and a seed is for the demo city only.
+    migrate_on_start: bool = Field(default=False, validation_alias="MIGRATE_ON_START")
+    seed_on_start: bool = Field(default=False, validation_alias="SEED_ON_START")
+    # Networks that caller-supplied URLs and addresses may reach although not public (comma-separated
+    # CIDRs, none by default; cityhub_sdk.outbound), e.g. "127.0.0.1/32" for a local push server.
+    outbound_allowed_networks: str = Field(default="", validation_alias="OUTBOUND_ALLOWED_NETWORKS")
 
     @property
     def grpc_address(self) -> str:

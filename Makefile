@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help install browser run test test-fast lint format protos proto-drift bench clean
+.PHONY: help install browser wrk run test test-fast lint format protos proto-drift bench clean
 
 help: ## List every target with a one-line description
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ $(VENV)/.synced: $(UV_BIN) uv.lock pyproject.toml $(wildcard services/*/pyprojec
 	$(UV_BIN) sync --all-packages --locked
 	@touch $@
 
-install: $(VENV)/.synced browser ## Install every dependency, pinned by uv.lock, into .venv
+install: $(VENV)/.synced browser wrk ## Install every dependency, pinned by uv.lock, into .venv
 
 # The browser tests drive Debian's chromium (Playwright never downloads a browser of its own).
 browser:
@@ -29,6 +29,14 @@ browser:
 	    echo "installing Debian's chromium for the browser tests"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "note: the browser tests need chromium: sudo apt-get install -y chromium"; fi; }
+
+# `make bench` (and its smoke test) drive the gateway with Debian's wrk.
+wrk:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's wrk for make bench"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "note: make bench needs wrk: sudo apt-get install -y wrk"; fi; }
 
 run: install ## Start the whole platform with a seeded demo city (Ctrl-C stops it)
 	$(PY) scripts/run.py
@@ -57,7 +65,7 @@ proto-drift: install ## Fail when the committed generated code differs from the 
 	@git diff --exit-code --stat -- protos/gen || (echo "protos/gen is stale: run 'make protos' and commit" && exit 1)
 	@test -z "$$(git status --porcelain -- protos/gen)" || (git status --porcelain -- protos/gen; echo "untracked generated files: run 'make protos' and commit" && exit 1)
 
-bench: install ## Run the benchmarks and write docs/benchmarks.md
+bench: install ## Start the platform, load realistic data, measure every scenario: docs/benchmarks.{md,json}
 	$(PY) scripts/bench.py $(BENCH)
 
 clean: ## Remove the local run state (.run/) and caches

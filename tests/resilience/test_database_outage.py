@@ -38,55 +38,10 @@ from cityhub_sdk.testing import (
     start_service,
 )
 from cityhub_sdk.testing.plugin import DatabaseFactory
+from cityhub_sdk.testing.relay import TcpRelay
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-
-
-class TcpForwarder:
-    """127.0.0.1:<port> -> target. `cut()` closes the listener and every relayed connection (the
-    database host is gone: connections reset, new ones refused); `restore()` listens again."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.port = free_port()
-        self.server: asyncio.Server | None = None
-        self.writers: set[asyncio.StreamWriter] = set()
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    async def restore(self) -> None:
-        self.server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
-
-    async def cut(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            await self.server.wait_closed()
-            self.server = None
-        for writer in list(self.writers):
-            writer.transport.abort()
-        self.writers.clear()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.CancelledError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self.writers.update((writer, up_writer))
-        for pipe in (self._pipe(reader, up_writer), self._pipe(up_reader, writer)):
-            task = asyncio.create_task(pipe)
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
 
 
 class Outage(Protocol):
@@ -99,7 +54,7 @@ class Outage(Protocol):
 
 @dataclass
 class PostgresOutage:
-    forwarder: TcpForwarder
+    forwarder: TcpRelay
     url: str
     direct_url: str
 
@@ -134,8 +89,8 @@ async def outage(database_factory: DatabaseFactory, tmp_path: Path) -> AsyncIter
         return
     direct = database_factory.new("identity")
     parsed = make_url(direct)
-    forwarder = TcpForwarder(parsed.host or "127.0.0.1", parsed.port or 5432)
-    await forwarder.restore()
+    forwarder = TcpRelay(parsed.host or "127.0.0.1", parsed.port or 5432)
+    await forwarder.start()
     via = parsed.set(host="127.0.0.1", port=forwarder.port).render_as_string(hide_password=False)
     try:
         yield PostgresOutage(forwarder, via, direct)

@@ -48,64 +48,13 @@ from cityhub_sdk.testing import (
     start_service,
 )
 from cityhub_sdk.testing.plugin import DatabaseFactory
+from cityhub_sdk.testing.relay import TcpRelay
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy.engine import make_url
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]  # start-up of two processes on a busy machine
 SLUGS = ("pothole", "streetlight-out", "sidewalk-damage", "graffiti")  # one per client: no lock between them
 HOLD_S = 1.0  # how long the test lets calls pile up before SIGTERM (generous: they only need to arrive)
-
-
-class PausableForwarder:
-    """127.0.0.1:<port> -> target; `pause()` stops relaying (calls hang), `resume()` goes on."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.flowing = asyncio.Event()
-        self.flowing.set()
-        self.server: asyncio.Server | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def port(self) -> int:
-        assert self.server is not None
-        return int(self.server.sockets[0].getsockname()[1])
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-
-    def pause(self) -> None:
-        self.flowing.clear()
-
-    def resume(self) -> None:
-        self.flowing.set()
-
-    async def close(self) -> None:
-        self.flowing.set()
-        if self.server is not None:
-            self.server.close()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.CancelledError):
-            while data := await reader.read(65536):
-                await self.flowing.wait()
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-        for pipe in (self._pipe(reader, up_writer), self._pipe(up_reader, writer)):
-            task = asyncio.create_task(pipe)
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
 
 
 @dataclass
@@ -190,13 +139,13 @@ class DatabaseHold:
     def __init__(self, url: str) -> None:
         self.direct_url = url
         self.url = url
-        self.forwarder: PausableForwarder | None = None
+        self.forwarder: TcpRelay | None = None
         self.lock: sqlite3.Connection | None = None
 
     async def __aenter__(self) -> DatabaseHold:
         parsed = make_url(self.direct_url)
         if parsed.get_backend_name() != "sqlite":
-            self.forwarder = PausableForwarder(parsed.host or "127.0.0.1", parsed.port or 5432)
+            self.forwarder = TcpRelay(parsed.host or "127.0.0.1", parsed.port or 5432)
             await self.forwarder.start()
             self.url = parsed.set(port=self.forwarder.port, host="127.0.0.1").render_as_string(hide_password=False)
         return self
@@ -323,7 +272,7 @@ async def test_the_gateway_stopped_under_load_finishes_its_requests(
 ) -> None:
     async with start_service(CATALOG, database_factory, clean_nats, seed=lambda s: seed_catalog(s.db)) as catalog:
         host, catalog_port = catalog.address.rsplit(":", 1)
-        forwarder = PausableForwarder(host, int(catalog_port))
+        forwarder = TcpRelay(host, int(catalog_port))
         await forwarder.start()
         port = free_port()
         log = tmp_path / "gateway.log"

@@ -3,14 +3,13 @@ databases, the test's NATS), the gateway app over an ASGI transport on the same 
 
 `start_platform()` returns a `Platform`; `platform.client("203.0.113.7")` is an HTTP client whose
 TCP peer is that address (what uvicorn would put in the ASGI scope). Identity can be reached
-through a `PausableProxy` (`identity_pausable=True`): `platform.identity_proxy.pause()` makes it
+through a `TcpRelay` (`identity_pausable=True`): `platform.identity_proxy.pause()` makes it
 hang like a SIGSTOPped process, without stopping the service itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -37,63 +36,11 @@ from cityhub_sdk.auth import internal_metadata
 from cityhub_sdk.migrations import upgrade_async
 from cityhub_sdk.testing import eventually, free_port, service_settings
 from cityhub_sdk.testing.plugin import DatabaseFactory
+from cityhub_sdk.testing.relay import TcpRelay
 
 INTERNAL_TOKEN = "security-internal-token"
 PASSWORD = "correct horse battery staple"
 CENTRE = (47.6062, -122.3321)
-
-
-class PausableProxy:
-    """A TCP relay in front of a service; `pause()` stops relaying bytes (connections hang)."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.running = asyncio.Event()
-        self.running.set()
-        self.server: asyncio.Server | None = None
-        self.tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def address(self) -> str:
-        assert self.server is not None
-        return f"127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-
-    def pause(self) -> None:
-        self.running.clear()
-
-    def resume(self) -> None:
-        self.running.set()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.CancelledError):
-            while data := await reader.read(65536):
-                await self.running.wait()
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self.running.wait()
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-        for pipe in (self._pipe(reader, up_writer), self._pipe(up_reader, writer)):
-            task = asyncio.create_task(pipe)
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-    async def close(self) -> None:
-        self.running.set()
-        if self.server is not None:
-            self.server.close()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
 
 
 @dataclass
@@ -101,7 +48,7 @@ class Platform:
     services: dict[str, RunningService[Any]]
     settings: GatewaySettings
     app: Any
-    identity_proxy: PausableProxy | None = None
+    identity_proxy: TcpRelay | None = None
     stack: AsyncExitStack | None = None
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
 
@@ -229,7 +176,7 @@ async def start_platform(
         proxy = None
         if identity_pausable:
             host, port = identity_service.address.rsplit(":", 1)
-            proxy = PausableProxy(host, int(port))
+            proxy = TcpRelay(host, int(port))
             await proxy.start()
             stack.push_async_callback(proxy.close)
             identity_addr = proxy.address
